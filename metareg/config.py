@@ -1,0 +1,278 @@
+"""Run configuration: omegaconf structured configs built from the chosen parts' ``Config`` dataclasses.
+
+A resolved config has one section per concern::
+
+    run:       which parts, seed, device          (RunSection)
+    train:     the meta-training/evaluation loop (TrainSection)
+    benchmark: {<name>: <its Config>}
+    backbone:  {<name>: <its Config>}
+    learner:   {<name>: <its Config>}
+    adversary: {<name>: <its Config>}             (only when one is chosen)
+    generator: {<name>: <its Config>}             (only when one is chosen)
+
+Values are layered, later wins: dataclass defaults < the benchmark's ``train_defaults`` < each part's ``presets`` for
+the benchmark's task kind < YAML files < ``key=value`` overrides < explicit CLI selectors. Every key a user gives is
+checked against the schema first, so an unknown key or a wrong type names the key, its part, and the valid keys.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from metareg.errors import ConfigError, IncompatibleError
+from metareg.registry import PartInfo, Registry
+
+PART_SECTIONS = ("benchmark", "backbone", "learner", "adversary", "generator")
+
+
+@dataclass
+class RunSection:
+    """Which parts make the run, and where it runs."""
+
+    learner: str = "maml"
+    benchmark: str = "sinusoid"
+    backbone: Optional[str] = None  # None: the benchmark's default_backbone
+    adversary: Optional[str] = None
+    generator: Optional[str] = None
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+
+
+@dataclass
+class TrainSection:
+    """The meta-training and evaluation protocol shared by every learner."""
+
+    meta_iterations: int = 2000  # outer updates
+    meta_batch_size: int = 32  # tasks per outer update
+    outer_lr: float = 0.001  # Adam
+    val_every: int = 250  # validate (and keep the best weights) every N outer updates; 0 disables
+    val_tasks: int = 100
+    test_tasks: int = 600  # the papers' protocol: mean and 95% CI over >= 600 test episodes
+    eval_batch_size: int = 50  # tasks per batched evaluation step
+    target_batch_size: int = 64  # unlabelled target inputs per outer update (adversaries only)
+
+
+Setting = tuple[str, Any]
+
+
+def parse_overrides(items: Iterable[str]) -> list[Setting]:
+    """``["a.b=1", "c=x"]`` -> ``[("a.b", 1), ("c", "x")]`` with YAML value parsing (omegaconf's dotlist rules)."""
+    settings: list[Setting] = []
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. learner.maml.inner_lr=0.4)")
+        key = item.split("=", 1)[0].strip()
+        try:
+            parsed = OmegaConf.to_container(OmegaConf.from_dotlist([item]))
+        except OmegaConfBaseException as exc:
+            raise ConfigError(f"override {item!r} cannot be parsed: {exc}") from None
+        settings.append((key, _get_path(parsed, key)))
+    return settings
+
+
+def load_yaml(path: str | Path) -> list[Setting]:
+    """The leaf settings of a YAML config file, as dotted keys."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    try:
+        data = OmegaConf.to_container(OmegaConf.load(path))
+    except Exception as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of sections (run, train, learner, ...)")
+    return _flatten(data)
+
+
+def _flatten(data: dict, prefix: str = "") -> list[Setting]:
+    out: list[Setting] = []
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.extend(_flatten(value, dotted + "."))
+        else:
+            out.append((dotted, value))
+    return out
+
+
+def _get_path(tree: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        tree = tree[part]
+    return tree
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The parts a run is made of, looked up in the registry."""
+
+    benchmark: PartInfo
+    backbone: PartInfo
+    learner: PartInfo
+    adversary: PartInfo | None
+    generator: PartInfo | None
+
+    def items(self) -> list[tuple[str, PartInfo]]:
+        return [(s, getattr(self, s)) for s in PART_SECTIONS if getattr(self, s) is not None]
+
+
+def resolve(
+    registry: Registry,
+    settings: Iterable[Setting] = (),
+    selectors: dict[str, Any] | None = None,
+) -> tuple[DictConfig, Selection]:
+    """The full, validated config of one run and the parts it selects.
+
+    ``settings`` are dotted (key, value) pairs from YAML files and overrides, in order; ``selectors`` are the CLI's
+    explicit choices (``learner``, ``benchmark``, ``seed``, ...) and win over both.
+    """
+    settings = list(settings)
+    run_values = {k.split(".", 1)[1]: v for k, v in settings if k.startswith("run.")}
+    run_values.update({k: v for k, v in (selectors or {}).items() if v is not None})
+    run = _structured("run", RunSection, run_values)
+    # "none" on the command line means no part, as in `--adversary none`
+    for section in ("adversary", "generator"):
+        if isinstance(run[section], str) and run[section].lower() == "none":
+            run[section] = None
+    benchmark = registry.get("benchmark", run.benchmark)
+    if run.backbone is None:
+        run.backbone = benchmark.cls.default_backbone
+    selection = Selection(
+        benchmark=benchmark,
+        backbone=registry.get("backbone", run.backbone),
+        learner=registry.get("learner", run.learner),
+        adversary=registry.get("adversary", run.adversary) if run.adversary else None,
+        generator=registry.get("generator", run.generator) if run.generator else None,
+    )
+    kind = _task_kind(benchmark)
+    learner_kinds = selection.learner.cls.task_kinds
+    if kind not in learner_kinds:
+        raise IncompatibleError(
+            f"learner {run.learner!r} handles {' and '.join(learner_kinds)} tasks, but benchmark {run.benchmark!r} "
+            f"is {kind}; choose another learner or benchmark"
+        )
+
+    cfg = OmegaConf.create({"run": run, "train": OmegaConf.structured(TrainSection)})
+    for section, info in selection.items():
+        cfg[section] = {info.name: OmegaConf.structured(info.cls.Config)}
+    OmegaConf.set_struct(cfg, True)
+
+    layered: list[tuple[str, Setting]] = [("benchmark train_defaults", (f"train.{k}", v))
+                                          for k, v in benchmark.cls.train_defaults.items()]
+    for section, info in selection.items():
+        preset = info.cls.presets.get(kind, {})
+        layered += [(f"{section} {info.name!r} preset", (f"{section}.{info.name}.{k}", v)) for k, v in preset.items()]
+    layered += [("user", s) for s in settings if not s[0].startswith("run.")]
+    for source, (key, value) in layered:
+        _check_key(cfg, key, selection, source)
+        try:
+            OmegaConf.update(cfg, key, value, merge=True)
+        except OmegaConfBaseException as exc:
+            expected = _expected_type(cfg, key)
+            raise ConfigError(
+                f"config key {key!r}{_owner(key, selection)}: value {value!r} is not a valid {expected}"
+            ) from None
+    OmegaConf.set_readonly(cfg, True)
+    return cfg, selection
+
+
+def _task_kind(benchmark: PartInfo) -> str:
+    kind = getattr(benchmark.cls, "task_kind", None)
+    if kind not in ("classification", "regression"):
+        raise ConfigError(f"benchmark {benchmark.name!r} must declare task_kind 'classification' or 'regression'")
+    return kind
+
+
+def _structured(section: str, schema: type, values: dict) -> DictConfig:
+    node = OmegaConf.structured(schema)
+    OmegaConf.set_struct(node, True)
+    valid = [f.name for f in dataclasses.fields(schema)]
+    for key, value in values.items():
+        if key not in valid:
+            raise ConfigError(_unknown_key_message(f"{section}.{key}", key, valid, f" of the {section} section"))
+        try:
+            node[key] = value
+        except OmegaConfBaseException:
+            raise ConfigError(
+                f"config key '{section}.{key}': value {value!r} is not a valid {_field_type(schema, key)}"
+            ) from None
+    return node
+
+
+def _check_key(cfg: DictConfig, key: str, selection: Selection, source: str) -> None:
+    parts = key.split(".")
+    section = parts[0]
+    if section not in cfg:
+        valid = list(cfg.keys())
+        raise ConfigError(_unknown_key_message(key, section, valid, " (top-level section)"))
+    if section in PART_SECTIONS:
+        chosen = getattr(selection, section)
+        if len(parts) < 3:
+            raise ConfigError(
+                f"config key {key!r} must name a setting of a part, e.g. '{section}.<name>.<setting>=value'"
+            )
+        if chosen is None or parts[1] != chosen.name:
+            now = f"the run's {section} is {chosen.name!r}" if chosen else f"the run has no {section}"
+            raise ConfigError(f"config key {key!r} is for {section} {parts[1]!r}, but {now}")
+    node = cfg
+    for depth, part in enumerate(parts[:-1]):
+        node = node[part]
+    leaf = parts[-1]
+    if leaf not in node:
+        valid = list(node.keys())
+        owner = _owner(key, selection) or f" of the {section} section"
+        origin = "" if source == "user" else f" (set by the {source}: a plugin bug)"
+        raise ConfigError(_unknown_key_message(key, leaf, valid, owner) + origin)
+
+
+def _unknown_key_message(key: str, leaf: str, valid: list[str], owner: str) -> str:
+    close = difflib.get_close_matches(leaf, valid, n=2, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown config key {key!r}{owner}{hint} valid keys: {', '.join(valid)}"
+
+
+def _owner(key: str, selection: Selection) -> str:
+    section = key.split(".")[0]
+    info = getattr(selection, section, None) if section in PART_SECTIONS else None
+    return f" of {section} {info.name!r}" if info else ""
+
+
+def _expected_type(cfg: DictConfig, key: str) -> str:
+    parent_key, leaf = key.rsplit(".", 1)
+    parent = OmegaConf.select(cfg, parent_key)
+    schema = OmegaConf.get_type(parent)
+    return _field_type(schema, leaf) if dataclasses.is_dataclass(schema) else "value"
+
+
+def _field_type(schema: type, name: str) -> str:
+    for f in dataclasses.fields(schema):
+        if f.name == name:
+            t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+            return str(t).replace("typing.", "")
+    return "value"
+
+
+def to_container(cfg: DictConfig) -> dict:
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def config_hash(cfg: DictConfig, selection: Selection) -> str:
+    """The run's identity: a hash of its resolved, sorted config and the versions of the plugins that built it."""
+    payload = {
+        "config": to_container(cfg),
+        "versions": {s: f"{i.distribution}=={i.version}" for s, i in selection.items()},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def part_config(cfg: DictConfig, section: str) -> Any:
+    """The chosen part's config section as its dataclass instance (what the part's constructor receives)."""
+    name = cfg.run[section]
+    return OmegaConf.to_object(cfg[section][name])

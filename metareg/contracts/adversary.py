@@ -1,0 +1,34 @@
+"""Adversary contract: a domain-alignment loss between source-task features and unlabelled target features."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from metareg.contracts.part import Part
+
+
+@dataclass
+class AdversaryOutput:
+    """``loss`` is added to the meta-loss as it is (weights and schedules are the adversary's own business)."""
+
+    loss: torch.Tensor
+    metrics: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class Adversary(Part, nn.Module, ABC):
+    """Constructed as ``cls(feature_dim, config)``; its parameters join the outer optimiser.
+
+    It only sees features, never a learner's internals, which is why any adversary composes with any learner.
+    """
+
+    def __init__(self, feature_dim: int, config):
+        nn.Module.__init__(self)
+        self.feature_dim = feature_dim
+        self.config = config
+
+    @abstractmethod
+    def forward(self, source: torch.Tensor, target: torch.Tensor, progress: float) -> AdversaryOutput:
+        """Alignment loss of ``source [N, F]`` against ``target [M, F]``; ``progress`` goes 0 → 1 over training."""

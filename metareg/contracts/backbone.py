@@ -1,0 +1,32 @@
+"""Backbone contract: an ``nn.Module`` from inputs to a feature vector, built from the benchmark's input shape."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from metareg.contracts.part import Part
+
+
+class Backbone(Part, nn.Module, ABC):
+    """Maps ``x [N, *input_shape]`` to features ``[N, feature_dim]``.
+
+    Constructed as ``cls(input_shape, config, context_dim=0)``. When ``context_dim > 0`` the backbone must accept a
+    ``context`` vector ``[context_dim]`` in ``forward`` and condition on it (CAVIA); ``supports_context = False``
+    declares that it cannot. Subclasses set ``self.feature_dim`` in their constructor.
+    """
+
+    supports_context: ClassVar[bool] = True
+    feature_dim: int
+
+    def __init__(self, input_shape: tuple[int, ...], config, context_dim: int = 0):
+        nn.Module.__init__(self)
+        self.input_shape = tuple(input_shape)
+        self.config = config
+        self.context_dim = context_dim
+
+    @abstractmethod
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """Features of a batch of inputs."""

@@ -1,0 +1,34 @@
+"""Benchmark contract: a seeded source of tasks with disjoint train/val/test splits and an optional target pool."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import torch
+
+from metareg.contracts.part import Part
+from metareg.tasks import TaskBatch, TaskSpec
+
+
+class Benchmark(Part, ABC):
+    """Constructed as ``cls(config)``; data comes from the package, from what it generates, or a path in the config.
+
+    ``default_backbone`` names the backbone a run uses when none is given; ``train_defaults`` overrides the run's
+    ``train`` section (meta-batch size, iterations) with the protocol of the benchmark's reference paper.
+    """
+
+    task_kind: ClassVar[str]  # "classification" or "regression"; decides presets and compatible learners
+    default_backbone: ClassVar[str] = "mlp"
+    train_defaults: ClassVar[dict] = {}
+    spec: TaskSpec
+
+    def __init__(self, config):
+        self.config = config
+
+    @abstractmethod
+    def sample(self, split: str, n_tasks: int, generator: torch.Generator) -> TaskBatch:
+        """``n_tasks`` tasks from ``split`` ("train", "val" or "test"); splits never share classes or samples."""
+
+    def target_pool(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
+        """``n`` unlabelled target-domain inputs for an adversary, disjoint from test samples; None without a shift."""
+        return None

@@ -1,0 +1,52 @@
+"""Meta-learner contract: a meta-training loss over a batch of tasks, and predictions adapted to a support set."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from metareg.contracts.backbone import Backbone
+from metareg.contracts.part import Part
+from metareg.tasks import TaskBatch, TaskSpec
+
+
+@dataclass
+class LearnerOutput:
+    """``loss`` is differentiable w.r.t. the learner's parameters; ``metrics`` are detached scalars for logging."""
+
+    loss: torch.Tensor
+    metrics: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class MetaLearner(Part, nn.Module, ABC):
+    """Owns the backbone it is given (as ``self.backbone``) plus any head or amortisation network of its own.
+
+    Constructed as ``cls(backbone, spec, config)``. The engine meta-trains it by stepping one outer optimiser on
+    ``meta_loss(batch).loss`` (plus any adversary loss) over ``parameters()``. A learner whose outer update is not a
+    gradient (Reptile) returns a surrogate loss whose gradient is that update. ``context_dim`` > 0 asks the engine
+    for a backbone that takes a context vector (CAVIA).
+    """
+
+    task_kinds: ClassVar[tuple[str, ...]] = ("classification", "regression")
+    context_dim: ClassVar[int] = 0
+
+    def __init__(self, backbone: Backbone, spec: TaskSpec, config):
+        nn.Module.__init__(self)
+        self.backbone = backbone
+        self.spec = spec
+        self.config = config
+
+    @abstractmethod
+    def meta_loss(self, batch: TaskBatch) -> LearnerOutput:
+        """The meta-training loss of a batch of tasks (mean over tasks)."""
+
+    @abstractmethod
+    def predict(self, batch: TaskBatch) -> torch.Tensor:
+        """Adapt to each task's support set and predict its queries: ``[tasks, queries, n_outputs]``."""
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Meta-parameter features of raw inputs ``[N, *input_shape]``; what an adversary aligns across domains."""
+        return self.backbone(x)

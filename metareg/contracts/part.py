@@ -1,0 +1,24 @@
+"""What every part shares: a kebab-case ``name``, a ``Config`` dataclass of its hyper-parameters, and a docstring."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass
+class NoConfig:
+    """The config of a part without hyper-parameters."""
+
+
+class Part:
+    """Mixin of every family base class.
+
+    ``name`` is the part's kebab-case name on the command line and in results; ``Config`` is a dataclass whose
+    fields (with defaults) become the omegaconf namespace ``<family>.<name>``. ``presets`` maps a task kind to
+    overrides of ``Config`` that the paper uses for that kind (e.g. MAML's inner lr 0.01 for regression, 0.4 for
+    classification); user config always wins over presets.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type] = NoConfig
+    presets: ClassVar[dict[str, dict]] = {}

@@ -1,0 +1,246 @@
+"""The meta-train / meta-test loop that composes benchmark × backbone × learner × adversary? × generator?.
+
+It knows the parts only through their contracts. ``prepare`` builds every part (any error there is the user's
+to fix, and nothing is stored); ``Run.execute`` trains, selects the best weights on validation tasks, and evaluates
+on test tasks, turning a failure mid-run into a ``failed`` result rather than an exception.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import platform
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from metareg.config import Selection, config_hash, part_config, to_container
+from metareg.errors import ConfigError, IncompatibleError
+from metareg.functional import task_metric
+from metareg.registry import Registry
+from metareg.stats import mean_ci95
+from metareg.tasks import TaskBatch, seed_hash, torch_generator
+
+#: how often (in outer updates) the loss is brought to the host and checked for NaN; no sync in between
+LOG_EVERY = 50
+
+
+@dataclass
+class RunResult:
+    """What a run produced; ``metrics`` maps a name to ``{"mean", "ci95", "n"}`` over test tasks."""
+
+    config_hash: str
+    parts: dict[str, str | None]
+    seed: int
+    device: str
+    status: str
+    wall_time: float
+    metrics: dict[str, dict] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    error: str | None = None
+    run_id: int | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "config_hash": self.config_hash,
+            "parts": self.parts,
+            "seed": self.seed,
+            "device": self.device,
+            "status": self.status,
+            "wall_time": round(self.wall_time, 3),
+            "metrics": self.metrics,
+            "error": self.error,
+        }
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is the first GPU torch sees, else the CPU; asking for a GPU that is not there is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"run.device: {name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"run.device={name!r} but torch sees no CUDA GPU here; use --device auto or cpu")
+    return device
+
+
+def versions(selection: Selection) -> dict[str, str]:
+    import metareg
+
+    out = {"metareg": metareg.__version__, "torch": torch.__version__, "python": platform.python_version()}
+    for section, info in selection.items():
+        out[f"{section}:{info.name}"] = f"{info.distribution} {info.version}".strip()
+    return out
+
+
+class Run:
+    """One prepared run: every part built on its device, ready to ``execute``."""
+
+    def __init__(self, cfg: DictConfig, selection: Selection, registry: Registry | None = None):
+        self.cfg, self.selection, self.registry = cfg, selection, registry
+        self.device = resolve_device(cfg.run.device)
+        self.seed = int(cfg.run.seed)
+        self.hash = config_hash(cfg, selection)
+        self.parts = {s: (getattr(selection, s).name if getattr(selection, s) else None)
+                      for s in ("benchmark", "backbone", "learner", "adversary", "generator")}
+        torch.manual_seed(seed_hash(self.seed, "init"))
+        self.benchmark = selection.benchmark.cls(part_config(cfg, "benchmark"))
+        self.spec = self.benchmark.spec
+        learner_cls = selection.learner.cls
+        backbone_cls = selection.backbone.cls
+        if learner_cls.context_dim and not backbone_cls.supports_context:
+            raise IncompatibleError(
+                f"learner {learner_cls.name!r} conditions the backbone on a context vector, which backbone "
+                f"{backbone_cls.name!r} does not support"
+            )
+        backbone = backbone_cls(self.spec.input_shape, part_config(cfg, "backbone"), context_dim=learner_cls.context_dim)
+        self.learner = learner_cls(backbone, self.spec, part_config(cfg, "learner")).to(self.device)
+        self.adversary = None
+        if selection.adversary is not None:
+            probe = self.benchmark.target_pool(2, torch_generator(self.seed, "probe"))
+            if probe is None:
+                raise IncompatibleError(
+                    f"adversary {selection.adversary.name!r} needs unlabelled target-domain data, and benchmark "
+                    f"{selection.benchmark.name!r} has no target domain; choose a benchmark with a domain shift"
+                )
+            self.adversary = selection.adversary.cls(backbone.feature_dim, part_config(cfg, "adversary")).to(self.device)
+        self.generator = None
+        if selection.generator is not None:
+            self.generator = selection.generator.cls(self.spec, part_config(cfg, "generator"))
+
+    # ---------------------------------------------------------------------------------------------------------------
+    def execute(self, progress: bool = True) -> RunResult:
+        """Meta-train, validate, test. Exceptions and non-finite losses become a ``failed`` result."""
+        start = time.perf_counter()
+        history: list[dict] = []
+        try:
+            if self.registry is not None:
+                self.registry.notify("metareg_run_started", config=self.cfg)
+            if self.generator is not None:
+                self.generator.fit(self.benchmark, self.device, progress)
+            self._train(history, progress)
+            metrics = self.evaluate("test", self.cfg.train.test_tasks)
+            status, error = "done", None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # the run failed; keep what it computed and say why
+            metrics, status = {}, "failed"
+            error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            if progress:
+                traceback.print_exc(file=sys.stderr)
+        return RunResult(self.hash, self.parts, self.seed, str(self.device), status, time.perf_counter() - start,
+                         metrics, history, error)
+
+    def _batch(self, split: str, n: int, generator: torch.Generator) -> TaskBatch:
+        batch = self.benchmark.sample(split, n, generator).to(self.device, non_blocking=True)
+        if self.generator is not None:
+            batch = self.generator.augment(batch)
+        return batch
+
+    def _train(self, history: list[dict], progress: bool) -> None:
+        t = self.cfg.train
+        params = list(self.learner.parameters()) + (list(self.adversary.parameters()) if self.adversary else [])
+        optimiser = torch.optim.Adam(params, lr=t.outer_lr)
+        train_gen = torch_generator(self.seed, "train")
+        target_gen = torch_generator(self.seed, "target")
+        metric_name, higher_is_better = self._metric()
+        best_score, best_state = -math.inf, None
+        running = torch.zeros((), device=self.device)
+        extra: dict[str, torch.Tensor] = {}
+        bar = _progress(t.meta_iterations, progress, f"{self.parts['learner']} on {self.parts['benchmark']}")
+        self.learner.train()
+        for it in range(1, t.meta_iterations + 1):
+            batch = self._batch("train", t.meta_batch_size, train_gen)
+            out = self.learner.meta_loss(batch)
+            loss = out.loss
+            metrics = dict(out.metrics)
+            if self.adversary is not None:
+                adv = self._adversary_loss(batch, target_gen, (it - 1) / max(1, t.meta_iterations - 1))
+                loss = loss + adv.loss
+                metrics.update({f"adversary_{k}": v for k, v in adv.metrics.items()})
+                metrics["adversary_loss"] = adv.loss.detach()
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            running += out.loss.detach()
+            for k, v in metrics.items():
+                extra[k] = extra.get(k, 0) + v.detach().float()
+            if it % LOG_EVERY == 0 or it == t.meta_iterations:
+                n = LOG_EVERY if it % LOG_EVERY == 0 else it % LOG_EVERY
+                mean_loss = running.item() / n
+                if not math.isfinite(mean_loss):
+                    raise FloatingPointError(f"meta-training loss became {mean_loss} by iteration {it}")
+                entry = {"iteration": it, "train_loss": mean_loss}
+                entry.update({k: float(v) / n for k, v in extra.items()})
+                running.zero_()
+                extra.clear()
+                if t.val_every and (it % t.val_every == 0 or it == t.meta_iterations):
+                    value = self.evaluate("val", t.val_tasks)[metric_name]["mean"]
+                    entry[f"val_{metric_name}"] = value
+                    score = value if higher_is_better else -value
+                    if score > best_score:
+                        best_score = score
+                        best_state = copy.deepcopy(self._state())
+                history.append(entry)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in entry.items() if k != "iteration"}, refresh=False)
+            bar.update(1)
+        bar.close()
+        if best_state is not None:
+            self._load_state(best_state)
+
+    def _adversary_loss(self, batch: TaskBatch, generator: torch.Generator, progress: float):
+        n = self.cfg.train.target_batch_size
+        target = self.benchmark.target_pool(n, generator).to(self.device, non_blocking=True)
+        source = torch.cat([batch.support_x.flatten(0, 1), batch.query_x.flatten(0, 1)])
+        pick = torch.randperm(source.shape[0], generator=generator)[:n].to(self.device)
+        features = self.learner.features(torch.cat([source[pick], target]))
+        return self.adversary(features[: len(pick)], features[len(pick):], progress)
+
+    def _metric(self) -> tuple[str, bool]:
+        return ("accuracy", True) if self.spec.kind == "classification" else ("mse", False)
+
+    def _state(self) -> dict[str, Any]:
+        state = {"learner": self.learner.state_dict()}
+        if self.adversary is not None:
+            state["adversary"] = self.adversary.state_dict()
+        return state
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.learner.load_state_dict(state["learner"])
+        if self.adversary is not None:
+            self.adversary.load_state_dict(state["adversary"])
+
+    def evaluate(self, split: str, n_tasks: int) -> dict[str, dict]:
+        """Mean and 95% CI of the task metric over ``n_tasks`` tasks of ``split``.
+
+        The tasks depend only on the benchmark config and seed, never on the learner, so every learner of a
+        comparison is evaluated on the very same episodes.
+        """
+        bench_cfg = to_container(self.cfg.benchmark)
+        generator = torch_generator(self.seed, split, repr(sorted(bench_cfg.items())))
+        size = self.cfg.train.eval_batch_size
+        values: list[torch.Tensor] = []
+        was_training = self.learner.training
+        self.learner.eval()
+        name = self._metric()[0]
+        for start in range(0, n_tasks, size):
+            batch = self._batch(split, min(size, n_tasks - start), generator)
+            predictions = self.learner.predict(batch)
+            name, per_task = task_metric(self.spec.kind, predictions, batch.query_y)
+            values.append(per_task)
+        self.learner.train(was_training)
+        return {name: mean_ci95(torch.cat(values).double().cpu().tolist()).as_dict()}
+
+
+def _progress(total: int, enabled: bool, description: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=description, unit="it", file=sys.stderr, dynamic_ncols=True,
+                mininterval=0.5 if sys.stderr.isatty() else 30)

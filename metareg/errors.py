@@ -1,0 +1,54 @@
+"""Typed errors: the CLI turns every ``MetaregError`` into one clear line and exit code 2.
+
+Each error's message must name the problem *and* the fix, because it is shown without a traceback.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class MetaregError(Exception):
+    """Base of every error that is the user's to fix (bad name, bad config, broken plugin)."""
+
+
+class UnknownPartError(MetaregError, LookupError):
+    """A part name that no installed plugin registered; the message lists the close matches."""
+
+    def __init__(self, family: str, name: str, available: Iterable[str]):
+        self.family, self.name = family, name
+        self.available = sorted(available)
+        close = difflib.get_close_matches(name, self.available, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+        listing = ", ".join(self.available) or "none installed"
+        super().__init__(
+            f"unknown {family} {name!r}: {hint}available {family}s: {listing} "
+            f"(`metareg plugins` lists every part and any plugin that failed to load)"
+        )
+
+
+class DuplicatePartError(MetaregError):
+    """Two plugins registered the same name in one family; neither is used, so results never depend on install order."""
+
+    def __init__(self, family: str, name: str, first: str, second: str):
+        self.family, self.name = family, name
+        super().__init__(
+            f"{family} {name!r} is registered by both {first} and {second}; "
+            f"uninstall one of them, or block one with METAREG_LOAD_PLUGINS"
+        )
+
+
+class ContractError(MetaregError, TypeError):
+    """A registered part does not meet its family's contract; the message names the missing piece."""
+
+
+class PluginError(MetaregError):
+    """A plugin failed to import or to register; raised only when a run asks for one of its parts."""
+
+
+class ConfigError(MetaregError, ValueError):
+    """A config key that does not exist, or a value of the wrong type; the message names the key and its part."""
+
+
+class IncompatibleError(MetaregError):
+    """Parts that cannot be combined (e.g. a classification-only learner on a regression benchmark)."""

@@ -1,0 +1,28 @@
+"""Layers that stay exact when a meta-learner runs many tasks at once under ``torch.func.vmap``."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class TaskBatchNorm(nn.Module):
+    """Batch norm with the current batch's statistics only (no running averages), written from mean and variance.
+
+    Why: few-shot learners normalise each task by its own batch (transductive, as the MAML reference code does), and
+    under ``vmap`` each task is its own batch. ``torch.nn.functional.batch_norm`` under ``vmap`` was measured on
+    torch 2.13 to give second-order meta-gradients ~3% off; this plain formulation matches a per-task loop to
+    ~1e-13 in float64 (``tests/test_maml_gradients.py`` pins that).
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dims = [0] + list(range(2, x.dim()))
+        mean = x.mean(dim=dims, keepdim=True)
+        var = (x - mean).pow(2).mean(dim=dims, keepdim=True)
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight.view(shape) + self.bias.view(shape)

@@ -1,0 +1,110 @@
+"""The standard few-shot backbones: an MLP (regression, MAML's 40-40) and Conv4 (the 4 x 64-filter convnet)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+import metareg
+from metareg.layers import TaskBatchNorm
+
+
+class MLP(metareg.Backbone):
+    """Fully connected ReLU network on flattened inputs; a CAVIA context is concatenated to the input.
+
+    Config:
+        hidden: widths of the hidden layers; the last is the feature size (MAML's sinusoid network is 40-40).
+
+    References: Finn et al. 2017, "Model-Agnostic Meta-Learning", Sec. 5.1 (sinusoid: 2 hidden layers of 40 ReLU).
+    """
+
+    name = "mlp"
+
+    @dataclass
+    class Config:
+        hidden: list[int] = field(default_factory=lambda: [40, 40])
+
+    def __init__(self, input_shape, config, context_dim=0):
+        super().__init__(input_shape, config, context_dim)
+        if not config.hidden:
+            raise metareg.ConfigError("backbone.mlp.hidden needs at least one layer width, e.g. [40, 40]")
+        layers: list[nn.Module] = []
+        width = math.prod(self.input_shape) + context_dim
+        for h in config.hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        self.net = nn.Sequential(*layers)
+        self.feature_dim = width
+
+    def forward(self, x, context=None):
+        x = x.reshape(x.shape[0], -1)
+        if self.context_dim:
+            if context is None:
+                context = x.new_zeros(self.context_dim)
+            x = torch.cat([x, context.expand(x.shape[0], -1)], dim=1)
+        return self.net(x)
+
+
+class Conv4(metareg.Backbone):
+    """Four blocks of [3x3 conv, batch norm (per-task batch statistics), ReLU, 2x2 max-pool]: the few-shot standard.
+
+    A CAVIA context conditions the features FiLM-style (per-channel scale and shift from a linear map of the
+    context) after block ``film_block``.
+
+    Config:
+        channels: filters per conv layer (64 in MAML, ProtoNet, CAVIA).
+        film_block: the block (1-4) after which a context is applied, when the learner asks for one.
+
+    References: Vinyals et al. 2016; Finn et al. 2017 (Sec. 5.2); Snell et al. 2017; Zintgraf et al. 2019 (FiLM).
+    """
+
+    name = "conv4"
+
+    @dataclass
+    class Config:
+        channels: int = 64
+        film_block: int = 3
+
+    def __init__(self, input_shape, config, context_dim=0):
+        super().__init__(input_shape, config, context_dim)
+        if len(self.input_shape) != 3:
+            raise metareg.IncompatibleError(
+                f"backbone 'conv4' needs image inputs (channels, height, width), got input shape {self.input_shape}"
+            )
+        if not 1 <= config.film_block <= 4:
+            raise metareg.ConfigError(f"backbone.conv4.film_block must be 1..4, got {config.film_block}")
+        c_in, h, w = self.input_shape
+        blocks = []
+        for _ in range(4):
+            blocks.append(
+                nn.Sequential(
+                    nn.Conv2d(c_in, config.channels, 3, padding=1),
+                    TaskBatchNorm(config.channels),
+                    nn.ReLU(),
+                    nn.MaxPool2d(2),
+                )
+            )
+            c_in, h, w = config.channels, h // 2, w // 2
+        if h < 1 or w < 1:
+            raise metareg.IncompatibleError(f"conv4 needs inputs of at least 16x16 pixels, got {self.input_shape}")
+        self.blocks = nn.ModuleList(blocks)
+        self.film = nn.Linear(context_dim, 2 * config.channels) if context_dim else None
+        self.feature_dim = config.channels * h * w
+
+    def forward(self, x, context=None):
+        for i, block in enumerate(self.blocks, start=1):
+            x = block(x)
+            if self.film is not None and i == self.config.film_block:
+                if context is None:
+                    context = x.new_zeros(self.context_dim)
+                gamma, beta = self.film(context).chunk(2, dim=-1)
+                x = x * (1 + gamma).view(1, -1, 1, 1) + beta.view(1, -1, 1, 1)
+        return x.flatten(1)
+
+
+@metareg.hookimpl
+def metareg_register_backbones(register):
+    register(MLP)
+    register(Conv4)

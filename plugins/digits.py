@@ -1,0 +1,91 @@
+"""Few-shot classification on scikit-learn's bundled handwritten digits (no download), resized for Conv4."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+import metareg
+from metareg.tasks import ClassPool, TaskSpec, split_items
+
+
+def load_digit_images(image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 1,797 8x8 digits shipped inside scikit-learn, scaled to [0, 1] and resized to ``image_size`` pixels."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    images = torch.tensor(data.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    if image_size != 8:
+        images = F.interpolate(images, size=(image_size, image_size), mode="bilinear", align_corners=False)
+    return images.clamp_(0, 1), torch.tensor(data.target)
+
+
+class Digits(metareg.Benchmark):
+    """N-way K-shot episodes from the 10 digit classes: meta-train and meta-test on disjoint classes.
+
+    A seeded split (``split_seed``) gives ``train_classes`` classes to meta-training and the rest to meta-test;
+    validation episodes use the meta-training classes but held-out images (``val_fraction`` of each class), so the
+    three splits share no image and train/test share no class.
+
+    Config:
+        n_way, k_shot, n_query: episode shape (queries per class).
+        image_size: side of the resized square images (28 so Conv4 applies, as for Omniglot).
+        train_classes: how many of the 10 classes meta-training gets.
+        val_fraction: share of each meta-training class's images held out for validation.
+        split_seed: the class and image split (fixed across runs so every run is evaluated on the same classes).
+
+    Example:
+        metareg bench --learner protonet --benchmark digits benchmark.digits.k_shot=5
+    """
+
+    name = "digits"
+    task_kind = "classification"
+    default_backbone = "conv4"
+    # Conv4 on 28x28 costs ~2 ms per image forward and backward on a 2-core CPU, so the default budget is small:
+    # 4 episodes per update (ProtoNet's paper uses 1, MAML's 32) and 250 updates; raise both on a GPU.
+    train_defaults = {"meta_batch_size": 4, "meta_iterations": 250, "val_every": 50, "outer_lr": 0.001}
+
+    @dataclass
+    class Config:
+        n_way: int = 5
+        k_shot: int = 1
+        n_query: int = 15
+        image_size: int = 28
+        train_classes: int = 5
+        val_fraction: float = 0.2
+        split_seed: int = 0
+
+    def __init__(self, config):
+        super().__init__(config)
+        if not 1 <= config.train_classes <= 9:
+            raise metareg.ConfigError("benchmark.digits.train_classes must be between 1 and 9")
+        if not 0 < config.val_fraction < 1:
+            raise metareg.ConfigError("benchmark.digits.val_fraction must be between 0 and 1")
+        images, labels = load_digit_images(config.image_size)
+        train_cls, test_cls = split_items(list(range(10)), [config.train_classes, 10 - config.train_classes],
+                                          config.split_seed)
+        train, val = {}, {}
+        for c in train_cls:
+            idx = (labels == c).nonzero().flatten().tolist()
+            fit, held = split_items(idx, [1 - config.val_fraction, config.val_fraction], config.split_seed + 1 + c)
+            train[c], val[c] = images[fit], images[held]
+        test = {c: images[labels == c] for c in test_cls}
+        self.pools = {"train": ClassPool(train), "val": ClassPool(val), "test": ClassPool(test)}
+        for split, pool in self.pools.items():
+            if len(pool) < config.n_way:
+                raise metareg.ConfigError(
+                    f"benchmark.digits: the {split} split has {len(pool)} classes, fewer than n_way={config.n_way}; "
+                    f"lower n_way or change train_classes"
+                )
+        self.spec = TaskSpec("classification", (1, config.image_size, config.image_size), config.n_way,
+                             config.k_shot, config.n_query, n_way=config.n_way)
+
+    def sample(self, split, n_tasks, generator):
+        c = self.config
+        return self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator, domain="digits")
+
+
+@metareg.hookimpl
+def metareg_register_benchmarks(register):
+    register(Digits)

@@ -1,0 +1,66 @@
+"""ProtoNet: classify a query by its distance to each class's mean support embedding; no inner loop."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+import metareg
+from metareg.functional import per_task, resolve_vectorize, task_loss
+
+
+def prototype_logits(support: torch.Tensor, support_y: torch.Tensor, query: torch.Tensor, n_way: int) -> torch.Tensor:
+    """Negative squared Euclidean distances of ``query [T, Q, F]`` to the class means of ``support [T, S, F]``."""
+    one_hot = torch.nn.functional.one_hot(support_y, n_way).to(support.dtype)  # [T, S, N]
+    prototypes = one_hot.transpose(1, 2) @ support / one_hot.sum(1).unsqueeze(-1)  # [T, N, F]
+    return -torch.cdist(query, prototypes).pow(2)
+
+
+class ProtoNet(metareg.MetaLearner):
+    """Prototypical Networks: logits are negative squared Euclidean distances to class prototypes.
+
+    Support and query inputs of a task are embedded in one backbone call, so batch-norm statistics are the task's
+    own (transductive, like MAML's reference). Tasks are embedded as one ``vmap``-ed call, or one call per task
+    (``vectorize=loop``; ``auto`` loops for conv backbones on CPU, where small per-task batches were measured ~2x
+    faster than one large batch).
+
+    Config:
+        vectorize: auto | vmap | loop (how tasks are batched; results are identical).
+
+    References:
+        Snell, Swersky, Zemel. "Prototypical Networks for Few-shot Learning". NeurIPS 2017.
+        Table 1 (Omniglot 5-way 1-shot 98.8%, 20-way 1-shot 96.0%).
+
+    Example:
+        metareg bench --learner protonet --benchmark digits
+    """
+
+    name = "protonet"
+    task_kinds = ("classification",)
+
+    @dataclass
+    class Config:
+        vectorize: str = "auto"
+
+    def embed(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        s = batch.support_x.shape[1]
+        x = torch.cat([batch.support_x, batch.query_x], dim=1)
+        vectorize = resolve_vectorize(self.config.vectorize, self.backbone, x.device)
+        features = per_task(self.backbone, vectorize, x)
+        return features[:, :s], features[:, s:]
+
+    def logits(self, batch) -> torch.Tensor:
+        support, query = self.embed(batch)
+        return prototype_logits(support, batch.support_y, query, self.spec.n_outputs)
+
+    def meta_loss(self, batch):
+        return metareg.LearnerOutput(task_loss("classification", self.logits(batch), batch.query_y))
+
+    def predict(self, batch):
+        with torch.no_grad():
+            return self.logits(batch)
+
+
+@metareg.hookimpl
+def metareg_register_learners(register):
+    register(ProtoNet)
