@@ -78,8 +78,8 @@ def _registry():
 def _bench(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
-    from metareg.config import load_yaml, parse_overrides, resolve, to_container
-    from metareg.engine import Run, versions
+    from metareg.config import load_yaml, parse_overrides, resolve
+    from metareg.engine import Run
     from metareg.store import Store
 
     registry = _registry()
@@ -92,18 +92,12 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     run = Run(cfg, selection, registry)  # every part is built before anything is stored
     store = Store(args.store)
-    run_id = store.start(config_hash=run.hash, parts=run.parts, seed=run.seed, device=str(run.device),
-                         config=to_container(cfg), versions=versions(selection))
-    result = run.execute(progress=not args.quiet)
-    result.run_id = run_id
-    store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
-                 history=result.history, error=result.error)
-    registry.notify("metareg_run_finished", config=cfg, result=result)
+    result = run.execute(progress=not args.quiet, store=store)
     if args.json:
         print(json.dumps(result.as_json()), flush=True)
     else:
         print(format_results([result]))
-        print(f"stored as run {run_id} in {store.path}")
+        print(f"stored as run {result.run_id} in {store.path}")
     return 0 if result.status == "done" else 1
 
 

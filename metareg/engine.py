@@ -95,13 +95,15 @@ class Run:
         self.spec = self.benchmark.spec
         learner_cls = selection.learner.cls
         backbone_cls = selection.backbone.cls
-        if learner_cls.context_dim and not backbone_cls.supports_context:
+        learner_cfg = part_config(cfg, "learner")
+        context_dim = learner_cls.context_size(learner_cfg)
+        if context_dim and not backbone_cls.supports_context:
             raise IncompatibleError(
                 f"learner {learner_cls.name!r} conditions the backbone on a context vector, which backbone "
                 f"{backbone_cls.name!r} does not support"
             )
-        backbone = backbone_cls(self.spec.input_shape, part_config(cfg, "backbone"), context_dim=learner_cls.context_dim)
-        self.learner = learner_cls(backbone, self.spec, part_config(cfg, "learner")).to(self.device)
+        backbone = backbone_cls(self.spec.input_shape, part_config(cfg, "backbone"), context_dim=context_dim)
+        self.learner = learner_cls(backbone, self.spec, learner_cfg).to(self.device)
         self.adversary = None
         if selection.adversary is not None:
             probe = self.benchmark.target_pool(2, torch_generator(self.seed, "probe"))
@@ -116,8 +118,26 @@ class Run:
             self.generator = selection.generator.cls(self.spec, part_config(cfg, "generator"))
 
     # ---------------------------------------------------------------------------------------------------------------
-    def execute(self, progress: bool = True) -> RunResult:
-        """Meta-train, validate, test. Exceptions and non-finite losses become a ``failed`` result."""
+    def execute(self, progress: bool = True, store=None) -> RunResult:
+        """Meta-train, validate, test. Exceptions and non-finite losses become a ``failed`` result.
+
+        With a ``store`` (``metareg.store.Store``) the run is recorded as running first and committed with its
+        outcome before the ``metareg_run_finished`` observers hear of it.
+        """
+        run_id = None
+        if store is not None:
+            run_id = store.start(config_hash=self.hash, parts=self.parts, seed=self.seed, device=str(self.device),
+                                 config=to_container(self.cfg), versions=versions(self.selection))
+        result = self._execute(progress)
+        result.run_id = run_id
+        if store is not None:
+            store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
+                         history=result.history, error=result.error)
+        if self.registry is not None:
+            self.registry.notify("metareg_run_finished", config=self.cfg, result=result)
+        return result
+
+    def _execute(self, progress: bool) -> RunResult:
         start = time.perf_counter()
         history: list[dict] = []
         try:

@@ -75,14 +75,22 @@ class Store:
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = store_path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.executescript(SCHEMA)
+        # WAL is a property of the file, set once; switching to it takes a lock that SQLite's busy handler does not
+        # wait for, so a second runner opening a fresh store at the same moment retries instead of failing.
+        for attempt in range(100):
+            try:
+                with closing(self._connect()) as db:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    with db:
+                        db.executescript(SCHEMA)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA busy_timeout=60000")
-        return db
+        return sqlite3.connect(self.path, timeout=60)
 
     def start(self, *, config_hash: str, parts: dict[str, str | None], seed: int, device: str, config: dict,
               versions: dict) -> int:

@@ -65,13 +65,16 @@ class Digits(metareg.Benchmark):
         images, labels = load_digit_images(config.image_size)
         train_cls, test_cls = split_items(list(range(10)), [config.train_classes, 10 - config.train_classes],
                                           config.split_seed)
-        train, val = {}, {}
+        #: split -> class -> indices into scikit-learn's digits (kept so the splits can be checked disjoint)
+        self.indices: dict[str, dict[int, list[int]]] = {"train": {}, "val": {}, "test": {}}
         for c in train_cls:
             idx = (labels == c).nonzero().flatten().tolist()
             fit, held = split_items(idx, [1 - config.val_fraction, config.val_fraction], config.split_seed + 1 + c)
-            train[c], val[c] = images[fit], images[held]
-        test = {c: images[labels == c] for c in test_cls}
-        self.pools = {"train": ClassPool(train), "val": ClassPool(val), "test": ClassPool(test)}
+            self.indices["train"][c], self.indices["val"][c] = fit, held
+        for c in test_cls:
+            self.indices["test"][c] = (labels == c).nonzero().flatten().tolist()
+        self.pools = {split: ClassPool({c: images[i] for c, i in by_class.items()})
+                      for split, by_class in self.indices.items()}
         for split, pool in self.pools.items():
             if len(pool) < config.n_way:
                 raise metareg.ConfigError(

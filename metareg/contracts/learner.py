@@ -26,12 +26,16 @@ class MetaLearner(Part, nn.Module, ABC):
 
     Constructed as ``cls(backbone, spec, config)``. The engine meta-trains it by stepping one outer optimiser on
     ``meta_loss(batch).loss`` (plus any adversary loss) over ``parameters()``. A learner whose outer update is not a
-    gradient (Reptile) returns a surrogate loss whose gradient is that update. ``context_dim`` > 0 asks the engine
-    for a backbone that takes a context vector (CAVIA).
+    gradient (Reptile) returns a surrogate loss whose gradient is that update. ``context_size(config)`` > 0 asks the
+    engine for a backbone that takes a context vector of that size (CAVIA).
     """
 
     task_kinds: ClassVar[tuple[str, ...]] = ("classification", "regression")
-    context_dim: ClassVar[int] = 0
+
+    @classmethod
+    def context_size(cls, config) -> int:
+        """Size of the context vector the backbone must accept (0: none); read from the learner's config."""
+        return 0
 
     def __init__(self, backbone: Backbone, spec: TaskSpec, config):
         nn.Module.__init__(self)

@@ -1,0 +1,1 @@
+"""Reproducible experiment scripts and suites whose output goes into the docs."""

@@ -1,0 +1,73 @@
+"""Config resolution: layering order, and errors that name the key, its part and the valid keys."""
+from __future__ import annotations
+
+import pytest
+
+from metareg.config import config_hash, load_yaml, parse_overrides, resolve
+from metareg.errors import ConfigError, IncompatibleError
+
+
+def test_benchmark_and_learner_presets_then_user_overrides(registry):
+    cfg, _ = resolve(registry, [], {"learner": "maml", "benchmark": "digits"})
+    assert cfg.learner.maml.inner_lr == 0.4 and cfg.learner.maml.inner_steps == 5  # MAML's classification preset
+    assert cfg.train.meta_batch_size == 4  # digits' train_defaults
+    assert cfg.run.backbone == "conv4"  # the benchmark's default backbone
+    cfg, _ = resolve(registry, parse_overrides(["learner.maml.inner_lr=0.1", "train.meta_batch_size=8"]),
+                     {"learner": "maml", "benchmark": "digits"})
+    assert cfg.learner.maml.inner_lr == 0.1 and cfg.train.meta_batch_size == 8
+
+
+def test_sinusoid_defaults_follow_the_maml_paper(registry):
+    cfg, _ = resolve(registry, [], {"learner": "maml", "benchmark": "sinusoid"})
+    assert cfg.learner.maml.inner_lr == 0.01 and cfg.learner.maml.inner_steps == 1
+    assert cfg.train.meta_batch_size == 25 and cfg.benchmark.sinusoid.k_shot == 10
+    assert list(cfg.backbone.mlp.hidden) == [40, 40]
+
+
+def test_unknown_key_names_key_part_and_close_match(registry):
+    with pytest.raises(ConfigError) as excinfo:
+        resolve(registry, parse_overrides(["learner.maml.inner_lrr=0.1"]), {"learner": "maml"})
+    message = str(excinfo.value)
+    assert "'learner.maml.inner_lrr'" in message and "learner 'maml'" in message and "'inner_lr'" in message
+    assert "first_order" in message  # the valid keys are listed
+
+
+def test_wrong_type_names_key_and_expected_type(registry):
+    with pytest.raises(ConfigError, match=r"'learner.maml.inner_steps'.*'many'.*int"):
+        resolve(registry, parse_overrides(["learner.maml.inner_steps=many"]), {"learner": "maml"})
+    with pytest.raises(ConfigError, match=r"'run.seed'"):
+        resolve(registry, [("run.seed", "abc")])
+
+
+def test_settings_for_a_part_not_in_the_run_are_refused(registry):
+    with pytest.raises(ConfigError, match="is for learner 'protonet', but the run's learner is 'maml'"):
+        resolve(registry, parse_overrides(["learner.protonet.vectorize=loop"]), {"learner": "maml"})
+    with pytest.raises(ConfigError, match="unknown config key 'trian.meta_iterations'.*did you mean 'train'"):
+        resolve(registry, parse_overrides(["trian.meta_iterations=3"]))
+
+
+def test_classification_only_learner_on_regression_is_incompatible(registry):
+    with pytest.raises(IncompatibleError, match="protonet.*classification.*sinusoid.*regression"):
+        resolve(registry, [], {"learner": "protonet", "benchmark": "sinusoid"})
+
+
+def test_yaml_file_then_overrides(registry, tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("run:\n  learner: maml\ntrain:\n  meta_iterations: 7\nlearner:\n  maml:\n    first_order: true\n")
+    settings = load_yaml(path) + parse_overrides(["train.meta_iterations=9"])
+    cfg, _ = resolve(registry, settings)
+    assert cfg.learner.maml.first_order is True and cfg.train.meta_iterations == 9
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_yaml(tmp_path / "missing.yaml")
+
+
+def test_malformed_override_is_a_config_error():
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_overrides(["inner_lr"])
+
+
+def test_config_hash_changes_with_any_setting_and_is_stable(registry):
+    a, sel = resolve(registry, [], {"learner": "maml"})
+    b, _ = resolve(registry, [], {"learner": "maml"})
+    c, _ = resolve(registry, parse_overrides(["learner.maml.inner_lr=0.02"]), {"learner": "maml"})
+    assert config_hash(a, sel) == config_hash(b, sel) != config_hash(c, sel)
