@@ -1,9 +1,9 @@
-"""MAML against the jointly trained, fine-tuned baseline on sinusoid regression for K = 5, 10, 20 (MAML, Figure 2).
+"""Sinusoid regression for K = 5, 10, 20: meta-learners against the jointly trained, fine-tuned baseline (MAML, Fig. 2).
 
 Every cell is a full `metareg bench` run with its default config (the MAML paper's protocol; see docs/results.md),
 stored in the results store; the table is printed as Markdown with the protocol beside it.
 
-    python -m benchmarks.maml_sinusoid [--shots 5 10 20] [--learners maml finetune] [--store PATH] [key=value ...]
+    python -m benchmarks.sinusoid_table [--shots 5 10 20] [--learners maml finetune] [--store PATH] [key=value ...]
 """
 from __future__ import annotations
 

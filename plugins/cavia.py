@@ -1,0 +1,140 @@
+"""CAVIA: adapt only a small context vector per task; meta-learn the network's weights through that adaptation."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+import metareg
+from metareg.functional import per_task, resolve_vectorize, task_loss
+
+
+class CAVIA(metareg.MetaLearner):
+    """Fast Context Adaptation via Meta-Learning: the inner loop adapts context parameters only.
+
+    The network is the backbone, conditioned on a context vector φ (the MLP concatenates φ to its input, Conv4
+    applies FiLM from φ after block ``film_block``), plus a linear head. For each task φ starts at zero and takes
+    ``inner_steps`` gradient steps at ``inner_lr`` on the support loss, with the network's weights θ fixed; the
+    meta-loss is the query loss at the adapted φ, differentiated w.r.t. θ through the inner steps (second order;
+    ``first_order=true`` drops those terms). θ is never changed per task, so a task's whole adaptation is
+    ``context_dim`` numbers. All tasks of a meta-batch adapt as one ``vmap``-ed computation (``vectorize=vmap``), or
+    task by task (``loop``); ``auto`` picks per device and backbone as MAML does (on one CPU thread the per-task loop
+    was also ~1.5x faster here for Conv4 28x28, even though CAVIA's weights are shared across tasks).
+
+    The context size is a config key: the engine asks ``CAVIA.context_size(config)`` for it before it builds the
+    backbone (``context_dim`` on the class is only the regression default, for code that reads the class).
+    ``predict`` adapts a fresh zero context to each test task's support set with ``test_inner_steps`` steps and
+    predicts its queries.
+
+    Config:
+        context_dim: number of context parameters (paper: 5 at the input for sine regression; 100 through FiLM
+            after the third conv layer for mini-ImageNet).
+        inner_lr: inner-loop step size on the context (paper: 1.0 for both).
+        inner_steps: inner steps while meta-training (paper: 1 sine, 2 mini-ImageNet).
+        test_inner_steps: inner steps at meta-test (paper: 1 sine, 2 mini-ImageNet: the same as in training).
+        first_order: do not differentiate through the inner steps (the reference code's ``--first_order``).
+        vectorize: auto | vmap | loop.
+
+    References:
+        Zintgraf, Shiarlis, Kurin, Hofmann, Whiteson. "Fast Context Adaptation via Meta-Learning". ICML 2019.
+        Table 1 (sine regression, CAVIA vs MAML), Table 3 (mini-ImageNet 5-way 1-shot 51.82%, 5-shot 65.85% with
+        512 filters; 47.24% / 59.05% with 32). Differences from the reference code: it clips each meta-gradient
+        to [-10, 10], which the engine's optimiser step does not do, and it applies FiLM (γ·h + β) inside the third
+        block, after batch norm and before ReLU and pooling, where Conv4 here applies (1 + γ)·h + β after the block.
+
+    Example:
+        metareg bench --learner cavia --benchmark sinusoid learner.cavia.context_dim=5
+    """
+
+    name = "cavia"
+    #: the regression default, for readers of the class; the engine uses ``context_size(config)``
+    context_dim: ClassVar[int] = 5
+
+    @dataclass
+    class Config:
+        context_dim: int = 5
+        inner_lr: float = 1.0
+        inner_steps: int = 1
+        test_inner_steps: int = 1
+        first_order: bool = False
+        vectorize: str = "auto"
+
+    presets = {"classification": {"context_dim": 100, "inner_lr": 1.0, "inner_steps": 2, "test_inner_steps": 2}}
+
+    @classmethod
+    def context_size(cls, config) -> int:
+        """The backbone's context size: ``config.context_dim``."""
+        return config.context_dim
+
+    def __init__(self, backbone, spec, config):
+        super().__init__(backbone, spec, config)
+        if config.context_dim < 1:
+            raise metareg.ConfigError(f"learner.cavia.context_dim must be at least 1, got {config.context_dim}")
+        if config.inner_steps < 0 or config.test_inner_steps < 0:
+            raise metareg.ConfigError("learner.cavia: inner_steps and test_inner_steps must be >= 0")
+        if getattr(backbone, "context_dim", 0) != config.context_dim:
+            raise metareg.IncompatibleError(
+                f"learner 'cavia' needs a backbone built with context_dim={config.context_dim} "
+                f"(CAVIA.context_size(config)), got one with context_dim={getattr(backbone, 'context_dim', 0)}"
+            )
+        self.head = nn.Linear(backbone.feature_dim, spec.n_outputs)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.backbone(x, context))
+
+    def adapt_context(self, support_x, support_y, steps: int, first_order: bool = False):
+        """One task's context after ``steps`` gradient steps from zero on its support loss, and the loss before.
+
+        Only the context moves; the network's weights are read, never written. The gradient is
+        ``torch.func.grad`` w.r.t. the context, so outer autograd differentiates the result w.r.t. the weights
+        (second order) unless ``first_order`` detaches each step. The loss before is ``None`` when ``steps`` is 0.
+        """
+        context = torch.zeros(self.config.context_dim, dtype=self.head.weight.dtype, device=support_x.device)
+
+        def support_loss(c):
+            return task_loss(self.spec.kind, self(support_x, c), support_y)
+
+        grad_and_value = torch.func.grad_and_value(support_loss)
+        before = None
+        for _ in range(steps):
+            grad, value = grad_and_value(context)
+            if before is None:
+                before = value
+            if first_order:
+                grad = grad.detach()
+            context = context - self.config.inner_lr * grad
+        return context, before
+
+    def _vectorize(self) -> bool:
+        return resolve_vectorize(self.config.vectorize, self, next(self.parameters()).device)
+
+    def meta_loss(self, batch):
+        steps, first_order = self.config.inner_steps, self.config.first_order
+
+        def query_loss(sx, sy, qx, qy):
+            context, before = self.adapt_context(sx, sy, steps, first_order)
+            loss = task_loss(self.spec.kind, self(qx, context), qy)
+            return (loss, context.norm()) if before is None else (loss, context.norm(), before)
+
+        out = per_task(query_loss, self._vectorize(), batch.support_x, batch.support_y, batch.query_x, batch.query_y)
+        metrics = {"context_norm": out[1].detach().mean()}
+        if len(out) > 2:
+            metrics["pre_update_support_loss"] = out[2].detach().mean()
+        return metareg.LearnerOutput(out[0].mean(), metrics)
+
+    def predict(self, batch):
+        steps = self.config.test_inner_steps
+
+        def adapted_predictions(sx, sy, qx):
+            context, _ = self.adapt_context(sx, sy, steps, first_order=True)
+            return self(qx, context)
+
+        with torch.no_grad():  # torch.func.grad inside still differentiates the inner loop
+            return per_task(adapted_predictions, self._vectorize(), batch.support_x, batch.support_y, batch.query_x)
+
+
+@metareg.hookimpl
+def metareg_register_learners(register):
+    register(CAVIA)
