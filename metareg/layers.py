@@ -26,3 +26,23 @@ class TaskBatchNorm(nn.Module):
         var = (x - mean).pow(2).mean(dim=dims, keepdim=True)
         shape = [1, -1] + [1] * (x.dim() - 2)
         return (x - mean) * torch.rsqrt(var + self.eps) * self.weight.view(shape) + self.bias.view(shape)
+
+
+class _ReverseGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return -ctx.scale * grad, None
+
+
+def reverse_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """Identity forward, gradient multiplied by ``-scale`` backward (Ganin & Lempitsky's gradient-reversal layer).
+
+    Why: it lets one backward pass train a domain discriminator to separate domains while pushing the features
+    that feed it to confuse it, so the min-max game needs no second optimiser.
+    """
+    return _ReverseGradient.apply(x, float(scale))

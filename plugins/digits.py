@@ -63,6 +63,7 @@ class Digits(metareg.Benchmark):
         if not 0 < config.val_fraction < 1:
             raise metareg.ConfigError("benchmark.digits.val_fraction must be between 0 and 1")
         images, labels = load_digit_images(config.image_size)
+        self.images, self.labels = images, labels
         train_cls, test_cls = split_items(list(range(10)), [config.train_classes, 10 - config.train_classes],
                                           config.split_seed)
         #: split -> class -> indices into scikit-learn's digits (kept so the splits can be checked disjoint)

@@ -1,0 +1,84 @@
+"""DANN: align source and target features by training them to fool a domain discriminator."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import metareg
+from metareg.layers import reverse_gradient
+
+
+def dann_lambda(progress: float, gamma: float = 10.0) -> float:
+    """The paper's schedule λ_p = 2 / (1 + exp(−γ·p)) − 1, rising from 0 to ~1 as training progress p goes 0 → 1."""
+    return 2.0 / (1.0 + math.exp(-gamma * progress)) - 1.0
+
+
+class DANN(metareg.Adversary):
+    """Domain-adversarial training: a domain discriminator (an MLP on backbone features) behind a gradient-reversal
+    layer. The discriminator learns to tell source-task features from unlabelled target features; the reversed
+    gradient, scaled by λ, trains the backbone to make them indistinguishable. Because it sees only features it
+    composes with every learner.
+
+    The engine adds the domain loss (binary cross-entropy, source = 0, target = 1, equal numbers of each) to the
+    meta-loss and steps one optimiser over learner and discriminator; the reversal sits between the backbone's
+    features and the discriminator's first layer.
+
+    Config:
+        hidden: discriminator hidden widths (paper: 1024-1024 for Office, 100 for MNIST; 256-256 here).
+        dropout: dropout in the discriminator (paper: 0.5 on Office).
+        lambda_max: the final reversal weight λ.
+        schedule: "dann" (λ_p = λ_max·(2/(1+exp(−γp))−1)) or "constant" (λ_max throughout).
+        gamma: the schedule's γ (paper: 10).
+
+    References:
+        Ganin et al. "Domain-Adversarial Training of Neural Networks". JMLR 2016. Eq. 13–14 (reversal), Sec. 5.2.2
+        (schedule); Table 2 (MNIST → MNIST-M 0.52 → 0.77 with DANN).
+
+    Example:
+        metareg bench --learner protonet --benchmark digits-shift --adversary dann adversary.dann.lambda_max=0.5
+    """
+
+    name = "dann"
+
+    @dataclass
+    class Config:
+        hidden: list[int] = field(default_factory=lambda: [256, 256])
+        dropout: float = 0.0
+        lambda_max: float = 1.0
+        schedule: str = "dann"
+        gamma: float = 10.0
+
+    def __init__(self, feature_dim, config):
+        super().__init__(feature_dim, config)
+        if config.schedule not in ("dann", "constant"):
+            raise metareg.ConfigError(f"adversary.dann.schedule must be 'dann' or 'constant', got {config.schedule!r}")
+        layers: list[nn.Module] = []
+        width = feature_dim
+        for h in config.hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()] + ([nn.Dropout(config.dropout)] if config.dropout else [])
+            width = h
+        self.discriminator = nn.Sequential(*layers, nn.Linear(width, 1))
+
+    def weight(self, progress: float) -> float:
+        if self.config.schedule == "constant":
+            return self.config.lambda_max
+        return self.config.lambda_max * dann_lambda(progress, self.config.gamma)
+
+    def forward(self, source, target, progress):
+        lam = self.weight(progress)
+        features = torch.cat([source, target])
+        domains = torch.cat([source.new_zeros(len(source)), source.new_ones(len(target))])
+        logits = self.discriminator(reverse_gradient(features, lam)).squeeze(-1)
+        loss = F.binary_cross_entropy_with_logits(logits, domains)
+        accuracy = ((logits > 0).float() == domains).float().mean()
+        return metareg.AdversaryOutput(loss, {"domain_accuracy": accuracy.detach(),
+                                              "lambda": torch.tensor(lam)})
+
+
+@metareg.hookimpl
+def metareg_register_adversaries(register):
+    register(DANN)

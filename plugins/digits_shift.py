@@ -1,0 +1,101 @@
+"""Digits with a domain shift: meta-train on the original images, adapt and test on transformed images of new classes."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+import metareg
+from metareg.tasks import ClassPool, split_items, torch_generator
+from metareg_plugins.digits import Digits
+
+SHIFTS = ("rotate", "invert", "noise", "blur", "scale")
+
+
+def shift_images(images: torch.Tensor, shifts: list[str], rotation: float, noise_std: float, blur_sigma: float,
+                 scale: float, seed: int) -> torch.Tensor:
+    """The target domain: ``images [N, 1, H, W]`` in [0, 1] under each named transform, in order, deterministically."""
+    out = images.clone()
+    for name in shifts:
+        if name in ("rotate", "scale"):
+            angle = math.radians(rotation) if name == "rotate" else 0.0
+            zoom = 1.0 / scale if name == "scale" else 1.0  # sample a larger area: the digit shrinks
+            cos, sin = math.cos(angle) * zoom, math.sin(angle) * zoom
+            theta = torch.tensor([[cos, -sin, 0.0], [sin, cos, 0.0]]).expand(len(out), 2, 3)
+            grid = F.affine_grid(theta, list(out.shape), align_corners=False)
+            out = F.grid_sample(out, grid, align_corners=False, padding_mode="zeros")
+        elif name == "invert":
+            out = 1.0 - out
+        elif name == "noise":
+            noise = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed)) * noise_std
+            out = (out + noise).clamp(0, 1)
+        elif name == "blur":
+            radius = max(1, int(3 * blur_sigma))
+            x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+            kernel = torch.exp(-(x**2) / (2 * blur_sigma**2))
+            kernel = kernel / kernel.sum()
+            out = F.conv2d(out, kernel.view(1, 1, 1, -1), padding=(0, radius))
+            out = F.conv2d(out, kernel.view(1, 1, -1, 1), padding=(radius, 0))
+        else:
+            raise metareg.ConfigError(f"benchmark.digits-shift.shift: unknown transform {name!r}; use {SHIFTS}")
+    return out.clamp(0, 1)
+
+
+class DigitsShift(Digits):
+    """Cross-domain few-shot digits: source = the original images of the meta-training classes, target = the
+    held-out classes under a transform (rotation, inversion, noise, blur, shrinking, or several in order).
+
+    Meta-training and validation episodes are the source domain's (as in ``digits``). Each target class's images
+    are split in two (``pool_fraction``): one part, without labels, is the unlabelled target pool an adversary
+    sees during meta-training; the other part alone forms the target test episodes. So test episodes use classes
+    never seen in training and samples the adversary never saw.
+
+    Config (beyond ``digits``'):
+        shift: the transforms, in order, from rotate, invert, noise, blur, scale.
+        rotation: degrees, for rotate.  noise_std: Gaussian noise, for noise.  blur_sigma: pixels, for blur.
+        scale: the digit's size relative to the frame, for scale.
+        pool_fraction: share of each target class's images that goes to the unlabelled pool.
+
+    Example:
+        metareg bench --learner protonet --benchmark digits-shift --adversary dann 'benchmark.digits-shift.shift=[invert]'
+    """
+
+    name = "digits-shift"
+
+    @dataclass
+    class Config(Digits.Config):
+        shift: list[str] = field(default_factory=lambda: ["rotate"])
+        rotation: float = 90.0
+        noise_std: float = 0.3
+        blur_sigma: float = 1.0
+        scale: float = 0.6
+        pool_fraction: float = 0.5
+
+    def __init__(self, config):
+        super().__init__(config)
+        if not 0 < config.pool_fraction < 1:
+            raise metareg.ConfigError("benchmark.digits-shift.pool_fraction must be between 0 and 1")
+        target = shift_images(self.images, list(config.shift), config.rotation, config.noise_std,
+                              config.blur_sigma, config.scale, config.split_seed)
+        pool_idx, test_idx = {}, {}
+        for c, idx in self.indices["test"].items():
+            pool_idx[c], test_idx[c] = split_items(idx, [config.pool_fraction, 1 - config.pool_fraction],
+                                                   config.split_seed + 100 + c)
+        self.indices["test"], self.indices["pool"] = test_idx, pool_idx
+        self.pools["test"] = ClassPool({c: target[i] for c, i in test_idx.items()})
+        self._pool = target[[i for idx in pool_idx.values() for i in idx]]
+
+    def sample(self, split, n_tasks, generator):
+        batch = super().sample(split, n_tasks, generator)
+        batch.domain = "target" if split == "test" else "source"
+        return batch
+
+    def target_pool(self, n, generator):
+        return self._pool[torch.randint(len(self._pool), (n,), generator=generator)]
+
+
+@metareg.hookimpl
+def metareg_register_benchmarks(register):
+    register(DigitsShift)

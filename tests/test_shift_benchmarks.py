@@ -1,0 +1,63 @@
+"""The cross-domain benchmarks: disjoint splits, a pool of unlabelled target inputs, and no target label in training."""
+from __future__ import annotations
+
+import torch
+
+from metareg.tasks import torch_generator
+from metareg_plugins.digits_shift import DigitsShift, shift_images
+from metareg_plugins.sinusoid_shift import SinusoidShift
+
+
+def _keys(t: torch.Tensor) -> set[bytes]:
+    """One key per image of a tensor [..., C, H, W]."""
+    return {row.numpy().tobytes() for row in t.reshape(-1, t.shape[-3] * t.shape[-2] * t.shape[-1])}
+
+
+def test_digits_shift_splits_and_pool_are_disjoint():
+    bench = DigitsShift(DigitsShift.Config())
+    idx = {s: set().union(*map(set, d.values())) for s, d in bench.indices.items()}
+    for a in idx:
+        for b in idx:
+            if a != b:
+                assert not idx[a] & idx[b], (a, b)
+    assert set(bench.indices["pool"]) == set(bench.indices["test"])  # the pool is of the target classes
+    assert not set(bench.indices["train"]) & set(bench.indices["test"])
+
+
+def test_training_sees_only_source_images_and_the_pool_only_unlabelled_target_inputs():
+    bench = DigitsShift(DigitsShift.Config(shift=["invert"]))
+    source_train = _keys(torch.cat([bench.images[i] for i in bench.indices["train"].values()]))
+    target_test = _keys(bench.pools["test"].by_class[next(iter(bench.pools["test"].by_class))])
+    gen = torch_generator(0, "train")
+    for _ in range(5):
+        batch = bench.sample("train", 4, gen)
+        assert batch.domain == "source"
+        assert _keys(batch.support_x) | _keys(batch.query_x) <= source_train
+    pool = bench.target_pool(200, torch_generator(0, "target"))
+    assert isinstance(pool, torch.Tensor) and pool.shape == (200, 1, 28, 28)  # inputs only: no labels handed out
+    all_test = set().union(*(_keys(t) for t in bench.pools["test"].by_class.values()))
+    assert not _keys(pool) & all_test and target_test
+    assert bench.sample("test", 2, torch_generator(0, "test")).domain == "target"
+
+
+def test_shifts_transform_as_named():
+    images = torch.zeros(1, 1, 8, 8)
+    images[0, 0, 1, 4] = 1.0  # a dot above the centre
+    assert torch.equal(shift_images(images, ["invert"], 0, 0, 1, 1, 0), 1 - images)
+    rotated = shift_images(images, ["rotate"], 90.0, 0, 1, 1, 0)
+    r, c = divmod(int(rotated.flatten().argmax()), 8)
+    assert (r, c) != (1, 4) and rotated.sum() > 0
+    noisy = shift_images(images, ["noise"], 0, 0.3, 1, 1, 0)
+    assert torch.equal(noisy, shift_images(images, ["noise"], 0, 0.3, 1, 1, 0))  # deterministic
+    blurred = shift_images(images, ["blur"], 0, 0, 1.0, 1, 0)
+    assert blurred.max() < 1.0 and (blurred > 0).sum() > 1
+
+
+def test_sinusoid_shift_tests_on_the_shifted_range():
+    bench = SinusoidShift(SinusoidShift.Config())
+    test = bench.sample("test", 300, torch.Generator().manual_seed(0))
+    train = bench.sample("train", 300, torch.Generator().manual_seed(0))
+    assert test.domain == "target" and train.domain != "target"
+    assert train.query_y.abs().max() <= 5.0 and test.query_y.abs().amax(1).min() > 4.0
+    pool = bench.target_pool(10, torch.Generator().manual_seed(0))
+    assert pool.shape == (10, 1)
