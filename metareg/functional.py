@@ -75,3 +75,15 @@ def resolve_vectorize(setting: str, module: nn.Module, device: torch.device) -> 
         return setting == "vmap"
     has_conv = any(isinstance(m, nn.modules.conv._ConvNd) for m in module.modules())
     return device.type != "cpu" or not has_conv
+
+
+def embed_tasks(backbone: nn.Module, batch, vectorize: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """Support and query features ``[T, S, F]``, ``[T, Q, F]``, each task's inputs in one backbone call.
+
+    One call per task keeps batch-norm statistics the task's own (transductive over support and query, as MAML's
+    reference does); tasks run under ``vmap`` or a loop as ``resolve_vectorize`` decides.
+    """
+    s = batch.support_x.shape[1]
+    x = torch.cat([batch.support_x, batch.query_x], dim=1)
+    features = per_task(backbone, resolve_vectorize(vectorize, backbone, x.device), x)
+    return features[:, :s], features[:, s:]

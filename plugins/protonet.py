@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 
 import metareg
-from metareg.functional import per_task, resolve_vectorize, task_loss
+from metareg.functional import embed_tasks, task_loss
 
 
 def prototype_logits(support: torch.Tensor, support_y: torch.Tensor, query: torch.Tensor, n_way: int) -> torch.Tensor:
@@ -43,11 +43,7 @@ class ProtoNet(metareg.MetaLearner):
         vectorize: str = "auto"
 
     def embed(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        s = batch.support_x.shape[1]
-        x = torch.cat([batch.support_x, batch.query_x], dim=1)
-        vectorize = resolve_vectorize(self.config.vectorize, self.backbone, x.device)
-        features = per_task(self.backbone, vectorize, x)
-        return features[:, :s], features[:, s:]
+        return embed_tasks(self.backbone, batch, self.config.vectorize)
 
     def logits(self, batch) -> torch.Tensor:
         support, query = self.embed(batch)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import metareg
-from metareg.functional import per_task, resolve_vectorize
+from metareg.functional import embed_tasks
 
 
 def class_means(features: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
@@ -87,12 +87,7 @@ class Versa(metareg.MetaLearner):
         self.bias_log_variance = InferenceBlock(d, config.hidden, 1)
 
     def embed(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Support and query features ``[T, S, F]``, ``[T, Q, F]`` of a batch of tasks."""
-        s = batch.support_x.shape[1]
-        x = torch.cat([batch.support_x, batch.query_x], dim=1)
-        vectorize = resolve_vectorize(self.config.vectorize, self.backbone, x.device)
-        features = per_task(self.backbone, vectorize, x)
-        return features[:, :s], features[:, s:]
+        return embed_tasks(self.backbone, batch, self.config.vectorize)
 
     def classifier(self, support: torch.Tensor, support_y: torch.Tensor) -> dict[str, torch.Tensor]:
         """q's parameters per class: ``weight_mean``/``weight_log_variance`` ``[T, N, F]``, ``bias_*`` ``[T, N]``."""
