@@ -59,7 +59,8 @@ def metareg_register_learners(register):
     :class:`metareg.TaskBatch` (the engine adds any adversary loss, calls ``backward`` and steps one outer optimiser
     over ``parameters()``); ``predict(batch) -> Tensor`` adapts to each task's support set and returns query
     predictions ``[tasks, queries, outputs]`` (logits for classification). ``task_kinds`` names the task kinds it
-    handles (``"classification"``, ``"regression"``).
+    handles (``"classification"``, ``"regression"``); a learner that conditions the backbone on a context vector
+    (CAVIA) returns its size from the classmethod ``context_size(config)``.
 
     Example::
 
