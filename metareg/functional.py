@@ -87,3 +87,14 @@ def embed_tasks(backbone: nn.Module, batch, vectorize: str = "auto") -> tuple[to
     x = torch.cat([batch.support_x, batch.query_x], dim=1)
     features = per_task(backbone, resolve_vectorize(vectorize, backbone, x.device), x)
     return features[:, :s], features[:, s:]
+
+
+def class_means(features: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
+    """Mean feature of each class: ``features [T, S, F]``, ``labels [T, S]`` -> ``[T, n_way, F]``.
+
+    Row c is a function of class c's support features only (a class with no support sample gets zeros); ProtoNet's
+    prototypes and Versa's amortisation inputs are both this.
+    """
+    one_hot = F.one_hot(labels, n_way).to(features.dtype)  # [T, S, N]
+    counts = one_hot.sum(1).clamp_min(1).unsqueeze(-1)  # [T, N, 1]
+    return one_hot.transpose(1, 2) @ features / counts

@@ -6,14 +6,12 @@ from dataclasses import dataclass
 import torch
 
 import metareg
-from metareg.functional import embed_tasks, task_loss
+from metareg.functional import class_means, embed_tasks, task_loss
 
 
 def prototype_logits(support: torch.Tensor, support_y: torch.Tensor, query: torch.Tensor, n_way: int) -> torch.Tensor:
     """Negative squared Euclidean distances of ``query [T, Q, F]`` to the class means of ``support [T, S, F]``."""
-    one_hot = torch.nn.functional.one_hot(support_y, n_way).to(support.dtype)  # [T, S, N]
-    prototypes = one_hot.transpose(1, 2) @ support / one_hot.sum(1).unsqueeze(-1)  # [T, N, F]
-    return -torch.cdist(query, prototypes).pow(2)
+    return -torch.cdist(query, class_means(support, support_y, n_way)).pow(2)
 
 
 class ProtoNet(metareg.MetaLearner):

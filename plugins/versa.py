@@ -5,21 +5,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 import metareg
-from metareg.functional import embed_tasks
-
-
-def class_means(features: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
-    """Mean feature of each class: ``features [T, S, F]``, ``labels [T, S]`` -> ``[T, n_way, F]``.
-
-    Row c is a function of class c's support features only (a class with no support sample gets zeros).
-    """
-    one_hot = F.one_hot(labels, n_way).to(features.dtype)  # [T, S, N]
-    counts = one_hot.sum(1).clamp_min(1).unsqueeze(-1)  # [T, N, 1]
-    return one_hot.transpose(1, 2) @ features / counts
+from metareg.functional import class_means, embed_tasks
 
 
 class InferenceBlock(nn.Sequential):
