@@ -174,7 +174,7 @@ def resolve(
         _check_key(cfg, key, selection, source)
         try:
             OmegaConf.update(cfg, key, value, merge=True)
-        except OmegaConfBaseException as exc:
+        except OmegaConfBaseException:
             expected = _expected_type(cfg, key)
             raise ConfigError(
                 f"config key {key!r}{_owner(key, selection)}: value {value!r} is not a valid {expected}"

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import metareg
-from metareg.tasks import ClassPool, split_items, torch_generator
+from metareg.tasks import ClassPool, split_items
 from metareg_plugins.digits import Digits
 
 SHIFTS = ("rotate", "invert", "noise", "blur", "scale")

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import metareg
-from metareg.config import parse_overrides, resolve
+from metareg.config import resolve
 from metareg.engine import Run
 from metareg.errors import IncompatibleError
 from metareg.registry import Registry
