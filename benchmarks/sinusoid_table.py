@@ -4,6 +4,9 @@ Every cell is a full `metareg bench` run with its default config (the MAML paper
 stored in the results store; the table is printed as Markdown with the protocol beside it.
 
     python -m benchmarks.sinusoid_table [--shots 5 10 20] [--learners maml finetune] [--store PATH] [key=value ...]
+
+A learner may carry its own settings as ``NAME:key=value,key=value`` (a row of its own, labelled so), e.g.
+``maml:test_inner_steps=1`` for MAML under the CAVIA paper's protocol (as many test steps as training steps).
 """
 from __future__ import annotations
 
@@ -30,8 +33,10 @@ def main() -> None:
     protocol = None
     for k in args.shots:
         for learner in args.learners:  # interleaved so no learner gets a quieter machine
-            settings = parse_overrides([f"benchmark.sinusoid.k_shot={k}", *args.overrides])
-            cfg, selection = resolve(registry, settings, {"learner": learner, "benchmark": "sinusoid",
+            name, _, own = learner.partition(":")
+            own_settings = [f"learner.{name}.{kv}" for kv in own.split(",") if kv]
+            settings = parse_overrides([f"benchmark.sinusoid.k_shot={k}", *args.overrides, *own_settings])
+            cfg, selection = resolve(registry, settings, {"learner": name, "benchmark": "sinusoid",
                                                           "seed": args.seed})
             result = Run(cfg, selection, registry).execute(progress=not args.quiet, store=store)
             if result.status != "done":

@@ -15,8 +15,8 @@ class CAVIA(metareg.MetaLearner):
     """Fast Context Adaptation via Meta-Learning: the inner loop adapts context parameters only.
 
     The network is the backbone, conditioned on a context vector φ (the MLP concatenates φ to its input, Conv4
-    applies FiLM from φ after block ``film_block``), plus a linear head. For each task φ starts at zero and takes
-    ``inner_steps`` gradient steps at ``inner_lr`` on the support loss, with the network's weights θ fixed; the
+    applies FiLM from φ inside block ``film_block``, between batch norm and ReLU), plus a linear head. For each
+    task φ starts at zero and takes ``inner_steps`` gradient steps at ``inner_lr`` on the support loss, with the network's weights θ fixed; the
     meta-loss is the query loss at the adapted φ, differentiated w.r.t. θ through the inner steps (second order;
     ``first_order=true`` drops those terms). θ is never changed per task, so a task's whole adaptation is
     ``context_dim`` numbers. All tasks of a meta-batch adapt as one ``vmap``-ed computation (``vectorize=vmap``), or
@@ -40,9 +40,10 @@ class CAVIA(metareg.MetaLearner):
     References:
         Zintgraf, Shiarlis, Kurin, Hofmann, Whiteson. "Fast Context Adaptation via Meta-Learning". ICML 2019.
         Table 1 (sine regression, CAVIA vs MAML), Table 3 (mini-ImageNet 5-way 1-shot 51.82%, 5-shot 65.85% with
-        512 filters; 47.24% / 59.05% with 32). Differences from the reference code: it clips each meta-gradient
-        to [-10, 10], which the engine's optimiser step does not do, and it applies FiLM (γ·h + β) inside the third
-        block, after batch norm and before ReLU and pooling, where Conv4 here applies (1 + γ)·h + β after the block.
+        512 filters; 47.24% / 59.05% with 32). Differences from the reference code: it clips each task's
+        meta-gradient to [-10, 10] before averaging, which the engine's single backward pass does not do; its FiLM
+        is γ·h + β after batch norm and pooling, where Conv4 here applies (1 + γ)·h + β after batch norm and before
+        pooling (the same thing for γ > −1, since max-pooling commutes with an increasing map).
 
     Example:
         metareg bench --learner cavia --benchmark sinusoid learner.cavia.context_dim=5
