@@ -3,14 +3,21 @@
 A run row is inserted as ``running`` once its parts are built, and updated to ``done`` (with metrics) or ``failed``
 (with the error) when it ends, in one transaction each; a run counts as done only once that commit happened.
 WAL mode lets several runners share a store.
+
+A grid runner does not simply insert: it *claims* a cell (:meth:`Store.claim`), which in one write transaction
+looks up the cell's config hash and inserts a ``running`` row only if no finished run and no live claim exists. So
+two runners on one store never both run a cell, and a finished cell is never repeated. Every ``running`` row names
+its owner (host and process id) and carries a heartbeat; a row whose owner is dead (same host) or whose heartbeat
+stopped (another host) was left by a killed process and is deleted when the cell is claimed again.
 """
 from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import time
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -37,10 +44,63 @@ CREATE TABLE IF NOT EXISTS runs (
     config      TEXT NOT NULL,
     versions    TEXT NOT NULL,
     metrics     TEXT,
-    history     TEXT
+    history     TEXT,
+    owner       TEXT,
+    heartbeat_at REAL
 );
 CREATE INDEX IF NOT EXISTS runs_by_hash ON runs (config_hash);
 """
+
+#: columns added after the first release, with their types: an older store gains them when opened
+ADDED_COLUMNS = {"owner": "TEXT", "heartbeat_at": "REAL"}
+
+#: a claimed run's heartbeat is refreshed this often (seconds) by the runner that holds it
+HEARTBEAT_EVERY = 20.0
+#: a ``running`` row on another host whose heartbeat is older than this (seconds) was abandoned
+STALE_AFTER = 180.0
+
+
+def owner_token() -> str:
+    """``host:pid`` of this process: who holds a ``running`` row."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def is_abandoned(owner: str | None, heartbeat_at: float | None, now: float | None = None) -> bool:
+    """Whether a ``running`` row's owner is gone: on this host its process is dead; elsewhere its heartbeat stopped.
+
+    On this host the process table is the truth (a SIGKILLed runner's rows are redone at once); across hosts only
+    the heartbeat can tell, so a row there counts as abandoned after ``STALE_AFTER`` seconds without one.
+    """
+    now = time.time() if now is None else now
+    host, _, pid = (owner or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        return not _pid_alive(int(pid))
+    return heartbeat_at is None or now - heartbeat_at > STALE_AFTER
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer to :meth:`Store.claim`.
+
+    ``state`` is ``claimed`` (``run_id`` is a new ``running`` row this process must finish or release), ``done`` or
+    ``failed`` (``row`` is the latest finished run of the cell), or ``busy`` (``row`` is another live runner's claim).
+    ``abandoned`` counts the rows of killed runners that this claim deleted.
+    """
+
+    state: str
+    run_id: int | None = None
+    row: "RunRow | None" = None
+    abandoned: int = 0
 
 
 def store_path(path: str | os.PathLike | None = None) -> Path:
@@ -69,6 +129,8 @@ class RunRow:
     versions: dict
     metrics: dict | None
     history: list | None
+    owner: str | None = None
+    heartbeat_at: float | None = None
 
 
 class Store:
@@ -83,6 +145,10 @@ class Store:
                     db.execute("PRAGMA journal_mode=WAL")
                     with db:
                         db.executescript(SCHEMA)
+                        have = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
+                        for column, kind in ADDED_COLUMNS.items():
+                            if column not in have:
+                                db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
                 break
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == 99:
@@ -92,26 +158,90 @@ class Store:
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=60)
 
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction that takes SQLite's write lock at its start (BEGIN IMMEDIATE), so what it reads
+        cannot change before it writes: the basis of a claim."""
+        with closing(sqlite3.connect(self.path, timeout=60, isolation_level=None)) as db:
+            db.row_factory = sqlite3.Row
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    @staticmethod
+    def _insert_running(db: sqlite3.Connection, *, config_hash: str, parts: dict[str, str | None], seed: int,
+                        device: str, config: dict, versions: dict, owner: str) -> int:
+        now = time.time()
+        cur = db.execute(
+            "INSERT INTO runs (config_hash, benchmark, backbone, learner, adversary, generator, seed, status,"
+            " device, started_at, config, versions, owner, heartbeat_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+            (config_hash, parts["benchmark"], parts["backbone"], parts["learner"], parts.get("adversary"),
+             parts.get("generator"), seed, device, now, json.dumps(config, sort_keys=True),
+             json.dumps(versions, sort_keys=True), owner, now),
+        )
+        return int(cur.lastrowid)
+
     def start(self, *, config_hash: str, parts: dict[str, str | None], seed: int, device: str, config: dict,
               versions: dict) -> int:
-        with closing(self._connect()) as db, db:
-            cur = db.execute(
-                "INSERT INTO runs (config_hash, benchmark, backbone, learner, adversary, generator, seed, status,"
-                " device, started_at, config, versions) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-                (config_hash, parts["benchmark"], parts["backbone"], parts["learner"], parts.get("adversary"),
-                 parts.get("generator"), seed, device, time.time(), json.dumps(config, sort_keys=True),
-                 json.dumps(versions, sort_keys=True)),
-            )
-            return int(cur.lastrowid)
+        """Insert a ``running`` row owned by this process, unconditionally (a single run; grids use ``claim``)."""
+        with self._write() as db:
+            return self._insert_running(db, config_hash=config_hash, parts=parts, seed=seed, device=device,
+                                        config=config, versions=versions, owner=owner_token())
+
+    def claim(self, *, config_hash: str, parts: dict[str, str | None], seed: int, device: str, config: dict,
+              versions: dict, owner: str | None = None, rerun: bool = False, retry_failed: bool = False) -> Claim:
+        """Claim a grid cell for ``owner`` (default: this process), in one write transaction.
+
+        Rows of the cell left ``running`` by a dead owner are deleted first. Then a live claim by someone else makes
+        the answer ``busy``; a finished run makes it ``done`` or ``failed`` unless ``rerun`` (any finished run) or
+        ``retry_failed`` (a failed latest run) asks to run it again; otherwise a ``running`` row is inserted.
+        """
+        owner = owner or owner_token()
+        with self._write() as db:
+            rows = [self._row(r) for r in db.execute(
+                "SELECT * FROM runs WHERE config_hash = ? ORDER BY id", (config_hash,))]
+            dead = [r.id for r in rows if r.status == "running" and is_abandoned(r.owner, r.heartbeat_at)]
+            db.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in dead])
+            live = [r for r in rows if r.status == "running" and r.id not in dead]
+            finished = [r for r in rows if r.status in ("done", "failed")]
+            if live:
+                return Claim("busy", row=live[-1], abandoned=len(dead))
+            if finished and not rerun:
+                latest = finished[-1]
+                done = [r for r in finished if r.status == "done"]
+                if done:
+                    return Claim("done", row=done[-1], abandoned=len(dead))
+                if not retry_failed:
+                    return Claim("failed", row=latest, abandoned=len(dead))
+            run_id = self._insert_running(db, config_hash=config_hash, parts=parts, seed=seed, device=device,
+                                          config=config, versions=versions, owner=owner)
+            return Claim("claimed", run_id=run_id, abandoned=len(dead))
+
+    def release(self, run_id: int) -> None:
+        """Delete a claimed row that will not run (the cell turned out incompatible, or the runner was stopped)."""
+        with self._write() as db:
+            db.execute("DELETE FROM runs WHERE id = ? AND status = 'running'", (run_id,))
+
+    def heartbeat(self, owner: str | None = None) -> None:
+        """Refresh the heartbeat of every ``running`` row ``owner`` holds (default: this process)."""
+        with self._write() as db:
+            db.execute("UPDATE runs SET heartbeat_at = ? WHERE owner = ? AND status = 'running'",
+                       (time.time(), owner or owner_token()))
 
     def finish(self, run_id: int, *, status: str, wall_time: float, metrics: dict | None = None,
-               history: list | None = None, error: str | None = None) -> None:
-        with closing(self._connect()) as db, db:
+               history: list | None = None, error: str | None = None, device: str | None = None) -> None:
+        """Commit a run's outcome; ``device`` replaces the one recorded at the start (where a worker really ran)."""
+        with self._write() as db:
             db.execute(
-                "UPDATE runs SET status = ?, wall_time = ?, finished_at = ?, metrics = ?, history = ?, error = ?"
-                " WHERE id = ?",
+                "UPDATE runs SET status = ?, wall_time = ?, finished_at = ?, metrics = ?, history = ?, error = ?,"
+                " device = COALESCE(?, device) WHERE id = ?",
                 (status, wall_time, time.time(), None if metrics is None else json.dumps(metrics),
-                 None if history is None else json.dumps(history), error, run_id),
+                 None if history is None else json.dumps(history), error, device, run_id),
             )
 
     def runs(self, status: str | None = None, **where: Any) -> list[RunRow]:

@@ -1,60 +1,167 @@
-"""``metareg bench``: meta-train and meta-test one combination of parts and store the result."""
+"""``metareg bench``: meta-train and meta-test a grid of combinations × seeds, resumably, and store every run.
+
+Each part selector takes a comma list and ``--seeds`` a range (``0-4``, ``0,2,5``); the runner runs the product,
+skipping incompatible pairs with their reason. ``--suite NAME`` runs a named leaderboard's grid, and a bare
+``metareg bench`` runs the ``default`` suite. A cell already finished in the store is not run again (``--rerun``).
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from metareg.commands.common import load_registry
 
 NAME = "bench"
 
+#: what a bare ``metareg bench`` runs
+DEFAULT_SUITE = "default"
+#: how the closing summary names each way a cell can end
+OUTCOME_WORDS = {"done": "done", "failed": "failed", "reused": "already done", "reused-failed": "failed before",
+                 "busy": "left to another runner", "skipped": "skipped", "invalid": "with config errors"}
+
 
 def add_parser(sub) -> argparse.ArgumentParser:
     bench = sub.add_parser(
         NAME,
-        help="meta-train and evaluate one combination of parts, and store the result",
-        description="Meta-train and meta-test one combination; settings as key=value, e.g. learner.maml.inner_lr=0.4",
+        help="meta-train and evaluate a grid of combinations and seeds (resumable), and store every run",
+        description="Meta-train and meta-test every combination of the selectors' comma lists and seeds; settings "
+                    "as key=value, e.g. learner.maml.inner_lr=0.4. With no selector, runs the default suite.",
     )
-    bench.add_argument("--learner", help="meta-learner (default: maml)")
-    bench.add_argument("--benchmark", help="task source (default: sinusoid)")
-    bench.add_argument("--backbone", help="feature extractor (default: the benchmark's)")
-    bench.add_argument("--adversary", help="domain-alignment loss, or none")
-    bench.add_argument("--generator", help="support-set generator, or none")
+    add_grid_arguments(bench)
     bench.add_argument("--device", help="auto (a GPU when torch sees one), cpu, cuda or cuda:N")
-    bench.add_argument("--seed", type=int, help="run seed (default 0)")
-    bench.add_argument("--config", action="append", default=[], metavar="FILE", help="YAML config file(s)")
-    bench.add_argument("--store", metavar="PATH", help="results store folder (default ./metareg-results, or $METAREG_STORE)")
+    bench.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="run N cells at once in worker processes (one GPU each when there are several)")
+    bench.add_argument("--executor", choices=("local", "ray"), default="local",
+                       help="local (this machine) or ray (each cell a Ray task; pip install 'metareg[ray]')")
+    bench.add_argument("--ray-address", metavar="ADDRESS", help="join this Ray cluster (default: start a local one)")
+    bench.add_argument("--rerun", action="store_true", help="run cells again even if the store has them finished")
+    bench.add_argument("--retry-failed", action="store_true", help="run cells again whose stored run failed")
     bench.add_argument("--json", action="store_true", help="print one JSON object per finished run on stdout")
-    bench.add_argument("--quiet", action="store_true", help="no progress bar")
-    bench.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    bench.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    bench.add_argument("--quiet", action="store_true", help="no progress output")
+    bench.add_argument("--print-config", action="store_true", help="print each cell's resolved config and exit")
     return bench
+
+
+def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments that name a grid (shared with ``metareg leaderboard``, so both name the same cells)."""
+    parser.add_argument("--learner", help="meta-learner(s), comma separated (default: maml)")
+    parser.add_argument("--benchmark", help="task source(s) (default: sinusoid)")
+    parser.add_argument("--backbone", help="feature extractor(s) (default: each benchmark's)")
+    parser.add_argument("--adversary", help="domain-alignment loss(es), or none (e.g. none,dann)")
+    parser.add_argument("--generator", help="support-set generator(s), or none")
+    parser.add_argument("--seeds", "--seed", dest="seeds", metavar="SEEDS", help="seeds: 3, 0-4, 0,2,5 (default 0)")
+    parser.add_argument("--suite", metavar="NAME", help="a named suite's grid (benchmarks/suites/NAME.yaml); "
+                                                        "selectors given beside it replace that axis")
+    parser.add_argument("--config", action="append", default=[], metavar="FILE", help="YAML config file(s)")
+    parser.add_argument("--store", metavar="PATH",
+                        help="results store folder (default ./metareg-results, or $METAREG_STORE)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+
+
+def grid_settings(args: argparse.Namespace) -> list:
+    """The settings of ``--config`` files then ``key=value`` overrides, in order."""
+    from metareg.config import load_yaml, parse_overrides
+
+    return [s for path in args.config for s in load_yaml(path)] + parse_overrides(args.overrides)
+
+
+def grid_blocks(args: argparse.Namespace, default_suite: str | None = DEFAULT_SUITE):
+    """The grid's blocks and the suite they came from (None for a grid given by selectors alone); with no selector
+    and no config file, ``default_suite`` (None: no grid at all, an empty list)."""
+    from metareg.grid import PART_AXES, Block, parse_list, parse_seeds
+    from metareg.suites import load_suite
+
+    axes = {axis: parse_list(getattr(args, axis), axis) for axis in PART_AXES if getattr(args, axis) is not None}
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    bare = not axes and not args.config
+    name = args.suite or (default_suite if bare else None)
+    if name is None:
+        if bare and seeds is None and not args.overrides:
+            return [], None
+        return [Block({**axes, **({"seeds": seeds} if seeds else {})})], None
+    suite = load_suite(name)
+    return [block.with_axes(**axes, seeds=seeds) for block in suite.blocks], suite
 
 
 def run(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
-    from metareg.config import load_yaml, parse_overrides, resolve
-    from metareg.engine import Run
+    from metareg.engine import resolve_device
+    from metareg.errors import IncompatibleError
+    from metareg.executors import make_executor
+    from metareg.grid import expand
+    from metareg.progress import GridProgress, progress_mode
+    from metareg.runner import GridRunner
     from metareg.store import Store
 
     registry = load_registry()
-    settings = [s for path in args.config for s in load_yaml(path)] + parse_overrides(args.overrides)
-    selectors = {k: getattr(args, k) for k in ("learner", "benchmark", "backbone", "adversary", "generator", "device",
-                                               "seed")}
-    cfg, selection = resolve(registry, settings, selectors)
+    blocks, suite = grid_blocks(args)
+    plan = expand(registry, blocks, grid_settings(args), device=args.device)
+    if not plan.cells:
+        reasons = "; ".join(f"{s.label}: {s.reason}" for s in plan.skipped)
+        raise IncompatibleError(f"nothing to run, every combination is incompatible: {reasons}")
     if args.print_config:
-        print(OmegaConf.to_yaml(cfg), end="")
+        for skip in plan.skipped:
+            print(f"skipped {skip.label}: {skip.reason}", file=sys.stderr)
+        for cell in plan.cells:
+            if len(plan.cells) > 1:
+                print(f"# {cell.label}, config {cell.hash}")
+            print(OmegaConf.to_yaml(cell.cfg), end="")
         return 0
-    run = Run(cfg, selection, registry)  # every part is built before anything is stored
+    if args.executor == "local":
+        resolve_device(args.device or "auto")  # a GPU asked for but absent is an error before anything runs
+    mode = progress_mode(args.quiet)
+    progress = GridProgress(len(plan.cells), mode)
+    if suite is not None:
+        progress.note(f"suite {suite.name!r} ({suite.path}): {len(plan.cells)} runs")
+    for skip in plan.skipped:
+        progress.note(f"skipped {skip.label}: {skip.reason}")
     store = Store(args.store)
-    result = run.execute(progress=not args.quiet, store=store)
-    if args.json:
-        print(json.dumps(result.as_json()), flush=True)
-    else:
-        print(format_results([result]))
-        print(f"stored as run {result.run_id} in {store.path}")
-    return 0 if result.status == "done" else 1
+    executor = make_executor(args.executor, workers=args.workers, device=args.device, ray_address=args.ray_address,
+                             registry=registry, progress=mode == "bar")
+
+    def ended(report) -> None:
+        progress.ended(report)
+        if args.json and report.state in ("done", "failed", "reused", "reused-failed"):
+            line = report.as_result().as_json()
+            if report.state.startswith("reused"):
+                line["reused"] = True
+            print(json.dumps(line), flush=True)
+
+    try:
+        report = GridRunner(store, executor, rerun=args.rerun, retry_failed=args.retry_failed,
+                            on_start=progress.started, on_end=ended).run(plan)
+    finally:
+        progress.close()
+    return summarise(report, plan, store, suite, args)
+
+
+def summarise(report, plan, store, suite, args) -> int:
+    """Print the grid's results and what happened to each cell; the exit code: 2 config errors, 1 failures, 0."""
+    ran = report.by_state("done", "failed")
+    finished = report.by_state("done", "failed", "reused", "reused-failed")
+    if not args.json and finished:
+        print(format_results([c.as_result() for c in sorted(finished, key=lambda c: c.cell.index)]))
+    invalid = report.by_state("invalid")
+    for cell in invalid:
+        print(f"metareg: error: {cell.error}" if len(plan.cells) == 1 else f"metareg: error: {cell.cell.label}: "
+              f"{cell.error}", file=sys.stderr)
+    if not args.json and len(invalid) < len(plan.cells):
+        if len(plan.cells) == 1 and len(ran) == 1:
+            print(f"stored as run {ran[0].run_id} in {store.path}")
+        else:
+            counts = {words: len(report.by_state(state)) for state, words in OUTCOME_WORDS.items()}
+            said = ", ".join(f"{n} {words}" for words, n in counts.items() if n)
+            board = ("metareg leaderboard" + (f" --suite {suite.name}" if suite else "")
+                     + (f" --store {args.store}" if args.store else ""))
+            runs = f"{len(plan.cells)} run" + ("s" if len(plan.cells) != 1 else "")
+            print(f"{runs}: {said}; stored in {store.path}; `{board}` shows the board")
+        if report.abandoned:
+            print(f"redid {report.abandoned} run(s) left unfinished by a stopped runner")
+    if invalid:
+        return 2
+    return 1 if report.by_state("failed", "reused-failed") else 0
 
 
 def format_results(results) -> str:
@@ -75,5 +182,3 @@ def format_results(results) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
-
-

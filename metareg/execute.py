@@ -1,0 +1,78 @@
+"""What a worker does with one grid cell, wherever it runs (this process, a worker process, a Ray task).
+
+The worker gets the cell as plain values and rebuilds the run itself, so nothing unpicklable crosses a process
+boundary. It re-derives the cell's config hash and refuses to run a config that differs from the one the runner
+claimed (a worker with other plugin versions would otherwise store results under the wrong identity). It never
+raises for a cell's own problems: the answer is an :class:`Outcome` that the runner records, and the grid goes on.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from metareg.engine import RunResult
+
+
+@dataclass
+class Outcome:
+    """``state``: ``done`` or ``failed`` (a run happened; ``result`` says how, ``error`` why it failed), ``skipped``
+    (the parts cannot be combined: ``error`` says why) or ``invalid`` (the user's config is wrong for this cell).
+    ``committed`` is True when the worker already wrote the result into the claimed store row."""
+
+    state: str
+    result: RunResult | None = None
+    error: str | None = None
+    wall_time: float = 0.0
+    committed: bool = False
+
+
+class ClaimedRow:
+    """The store as ``Run.execute`` sees it when the runner has already claimed the row: ``start`` hands back the
+    claim, ``finish`` commits into it (with the device the run really used), before observers hear of the run."""
+
+    def __init__(self, store_path: str | Path, run_id: int):
+        from metareg.store import Store
+
+        self.store, self.run_id, self.device = Store(store_path), run_id, None
+        self.path = self.store.path  # the engine keeps per-store files (generator checkpoints) beside it
+
+    def start(self, *, device: str, **_recorded_at_claim) -> int:
+        self.device = device
+        return self.run_id
+
+    def finish(self, run_id: int, **fields) -> None:
+        self.store.finish(run_id, device=self.device, **fields)
+
+
+def execute_cell(cell, expected_hash: str, *, progress: bool = False, registry=None,
+                 claimed: tuple[str, int] | None = None) -> Outcome:
+    """Resolve, build and run one cell; ``claimed`` = (store path, run id) commits the result from here."""
+    from metareg.config import resolve
+    from metareg.engine import Run
+    from metareg.grid import identity
+    from metareg.errors import IncompatibleError, MetaregError
+    from metareg.registry import Registry
+
+    start = time.perf_counter()
+    try:
+        registry = registry or Registry.load(warn=False)
+        cfg, selection = resolve(registry, cell.settings, cell.selector_dict())
+        actual = identity(cfg, selection)
+        if actual != expected_hash:
+            return Outcome("invalid", error=(
+                f"this worker resolves the cell to config {actual}, the runner to {expected_hash}: the worker's "
+                f"metareg or plugins differ from the runner's; install the same versions on both"))
+        run = Run(cfg, selection, registry)
+    except IncompatibleError as exc:
+        return Outcome("skipped", error=str(exc))
+    except MetaregError as exc:
+        return Outcome("invalid", error=str(exc))
+    except Exception as exc:  # a part's constructor crashed: the cell failed, the grid goes on
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return Outcome("failed", error=error, wall_time=time.perf_counter() - start)
+    sink = ClaimedRow(*claimed) if claimed else None
+    result = run.execute(progress=progress, store=sink)
+    return Outcome(result.status, result=result, error=result.error, wall_time=result.wall_time,
+                   committed=sink is not None)

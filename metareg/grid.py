@@ -1,0 +1,259 @@
+"""Grids: selector lists and suite blocks expanded into the cells a runner runs.
+
+A leaderboard is many runs, so the unit a user names is a *block*: a list of values per axis (benchmark, learner,
+backbone, adversary, generator, seed) and the settings that apply to it; the runner runs the product. Expanding a
+block resolves every cell's config up front, so a typo in any cell is an error before anything runs, and a
+combination the parts cannot make (a classification-only learner on a regression benchmark) becomes a stated skip
+rather than a crash. A setting that names a part (``learner.maml.inner_lr``) applies to the cells that use that part
+and is an error only if no cell of the grid does. A cell's identity is its config hash; two blocks that produce the
+same config give one cell.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from metareg.config import PART_SECTIONS, Selection, Setting, config_hash, resolve
+from metareg.errors import ConfigError, IncompatibleError
+from metareg.registry import Registry
+
+#: the part axes of a grid, in the order a cell's label names them
+PART_AXES = ("learner", "benchmark", "backbone", "adversary", "generator")
+#: every axis a block may list
+AXES = PART_AXES + ("seeds",)
+
+
+def identity(cfg: DictConfig, selection: Selection) -> str:
+    """A cell's identity in the store: the config hash with ``run.device`` read as ``auto``.
+
+    Where a run executes (``--device cpu``, which GPU a worker got) does not change what it is, so a grid resumed on
+    another machine, or with another ``--device``, finds the runs it already has. The stored config keeps the device
+    that was asked for, and the row's ``device`` column the one that was used.
+    """
+    if cfg.run.device == "auto":
+        return config_hash(cfg, selection)
+    data = OmegaConf.to_container(cfg, resolve=True)
+    data["run"]["device"] = "auto"
+    return config_hash(OmegaConf.create(data), selection)
+
+
+def parse_list(value: Any, axis: str) -> tuple[str, ...]:
+    """``"maml, protonet"`` or ``["maml", "protonet"]`` -> ``("maml", "protonet")``."""
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    out = tuple(str(v).strip() for v in items if str(v).strip())
+    if not out:
+        raise ConfigError(f"--{axis}: no value given; name one or more, separated by commas (e.g. maml,protonet)")
+    return out
+
+
+_RANGE = re.compile(r"^(-?\d+)\s*-\s*(-?\d+)$")
+
+
+def parse_seeds(value: Any) -> tuple[int, ...]:
+    """Seeds from ``3``, ``"0-4"``, ``"0,2,5"``, ``"0-2,7"`` or a YAML list of those; duplicates dropped, order kept."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    seeds: list[int] = []
+    for item in items:
+        for part in str(item).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            match = _RANGE.match(part)
+            try:
+                if match:
+                    low, high = int(match.group(1)), int(match.group(2))
+                    if high < low:
+                        raise ConfigError(f"seeds: range {part!r} runs backwards; write it low-high, e.g. 0-4")
+                    seeds.extend(range(low, high + 1))
+                else:
+                    seeds.append(int(part))
+            except ValueError:
+                raise ConfigError(f"seeds: {part!r} is not a seed; use integers, ranges and commas, e.g. 0-4 or 0,2,5")
+    if not seeds:
+        raise ConfigError("seeds: no seed given; use e.g. 0-4 or 0,2,5")
+    return tuple(dict.fromkeys(seeds))
+
+
+@dataclass(frozen=True)
+class Block:
+    """One product of axes and the settings that apply to its cells.
+
+    ``axes`` maps an axis to its values; an axis that is absent keeps the config's own choice (the run section's
+    default, a config file's ``run.learner``). ``seeds`` is a tuple of ints.
+    """
+
+    axes: dict[str, tuple]
+    settings: tuple[Setting, ...] = ()
+
+    def with_axes(self, **replacements: tuple | None) -> "Block":
+        axes = dict(self.axes)
+        axes.update({k: v for k, v in replacements.items() if v is not None})
+        return Block(axes, self.settings)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What a worker needs to rebuild one run: its selectors and its settings (both plain, picklable values)."""
+
+    selectors: tuple[tuple[str, Any], ...]
+    settings: tuple[Setting, ...]
+
+    def selector_dict(self) -> dict[str, Any]:
+        return dict(self.selectors)
+
+
+@dataclass
+class PlannedCell:
+    """A cell with its resolved config: the identity (``hash``) the store knows it by."""
+
+    index: int
+    cell: Cell
+    cfg: DictConfig
+    selection: Selection
+    hash: str
+
+    @property
+    def parts(self) -> dict[str, str | None]:
+        return {s: (getattr(self.selection, s).name if getattr(self.selection, s) else None) for s in PART_SECTIONS}
+
+    @property
+    def seed(self) -> int:
+        return int(self.cfg.run.seed)
+
+    @property
+    def label(self) -> str:
+        return cell_label(self.parts, self.seed)
+
+
+def cell_label(parts: dict[str, str | None], seed: int | None = None) -> str:
+    """``maml on digits-shift + dann (seed 0)``: how progress lines and messages name a cell."""
+    text = f"{parts.get('learner')} on {parts.get('benchmark')}"
+    for section in ("adversary", "generator"):
+        if parts.get(section):
+            text += f" + {parts[section]}"
+    return text if seed is None else f"{text} (seed {seed})"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A combination the parts cannot make, and why."""
+
+    label: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    cells: list[PlannedCell] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+
+    @property
+    def hashes(self) -> set[str]:
+        return {c.hash for c in self.cells}
+
+    def skip(self, label: str, reason: str) -> None:
+        """Record a skipped combination once, however many seeds it had."""
+        if Skip(label, reason) not in self.skipped:
+            self.skipped.append(Skip(label, reason))
+
+
+def expand(registry: Registry, blocks: Sequence[Block], settings: Iterable[Setting] = (),
+           device: str | None = None) -> Plan:
+    """Every cell of ``blocks`` (product of each block's axes, seeds outermost), resolved and deduplicated.
+
+    ``settings`` (config files, ``key=value`` overrides) apply after each block's own; one that names a part no cell
+    uses is an error (a typo), while a block's own may name any installed part (its axes may have been replaced
+    from the command line). Unknown part names and bad keys raise ``MetaregError`` here, before anything runs;
+    incompatible combinations become ``Skip``s.
+    """
+    plan = Plan()
+    extra = tuple(settings)
+    part_keys = {k for k, _ in extra if _names_part(k)}
+    chosen: set[tuple[str, str]] = set()  # (section, part name) of every combination, skipped ones included
+    seen: set[str] = set()
+    probes: dict[str, bool] = {}
+    for block in blocks:
+        block_settings = block.settings + extra
+        for key, _ in block.settings:  # a block's own setting may name a part another axis choice left out,
+            if _names_part(key):        # but never one that does not exist
+                registry.get(*key.split(".")[:2])
+        seeds = block.axes.get("seeds") or (None,)
+        values = [block.axes.get(axis) or (None,) for axis in PART_AXES]
+        for seed, combo in itertools.product(seeds, itertools.product(*values)):
+            selectors = dict(zip(PART_AXES, combo), seed=seed, device=device)
+            selectors = {k: v for k, v in selectors.items() if v is not None}
+            chosen.update((k, str(v)) for k, v in selectors.items() if k in PART_AXES)
+            try:
+                cell, cfg, selection = _resolve_cell(registry, block_settings, selectors)
+            except IncompatibleError as exc:
+                plan.skip(_selector_label(selectors), str(exc))
+                continue
+            chosen.update((s, cfg.run[s]) for s in PART_AXES if cfg.run[s])
+            reason = incompatibility(cfg, selection, probes)
+            if reason:
+                plan.skip(_selector_label(selectors), reason)
+                continue
+            digest = identity(cfg, selection)
+            if digest in seen:
+                continue
+            seen.add(digest)
+            plan.cells.append(PlannedCell(len(plan.cells), cell, cfg, selection, digest))
+    for key in sorted(part_keys):
+        section, name = key.split(".")[:2]
+        if (section, name) not in chosen:
+            names = sorted({n for s, n in chosen if s == section}) or ["none"]
+            raise ConfigError(
+                f"setting {key!r} applies to no cell: the grid's {section}s are {', '.join(names)}; "
+                f"check the {section}'s name, or add {name!r} to the grid"
+            )
+    return plan
+
+
+def incompatibility(cfg: DictConfig, selection: Selection, probes: dict[str, bool]) -> str | None:
+    """Why the cell's parts cannot make a run, found before building it (None: they can).
+
+    ``resolve`` has already matched learner and benchmark task kinds; this adds what the engine would refuse when
+    building: a context-conditioned learner on a backbone without context, and an adversary on a benchmark config
+    without target-domain data (probed once per benchmark config, as the benchmark's constructor decides it).
+    """
+    from metareg.config import part_config, to_container
+    from metareg.tasks import torch_generator
+
+    learner, backbone = selection.learner, selection.backbone
+    if learner.cls.context_size(part_config(cfg, "learner")) and not getattr(backbone.cls, "supports_context", False):
+        return (f"learner {learner.name!r} conditions the backbone on a context vector, which backbone "
+                f"{backbone.name!r} does not support")
+    if selection.adversary is None:
+        return None
+    key = f"{selection.benchmark.name}:{to_container(cfg.benchmark)}"
+    if key not in probes:
+        benchmark = selection.benchmark.cls(part_config(cfg, "benchmark"))
+        probes[key] = benchmark.target_pool(2, torch_generator(0, "probe")) is not None
+    if not probes[key]:
+        return (f"adversary {selection.adversary.name!r} needs unlabelled target-domain data, and benchmark "
+                f"{selection.benchmark.name!r} (as configured) has no target domain")
+    return None
+
+
+def _names_part(key: str) -> bool:
+    parts = key.split(".")
+    return parts[0] in PART_SECTIONS and len(parts) >= 3
+
+
+def _resolve_cell(registry: Registry, settings: tuple[Setting, ...],
+                  selectors: dict[str, Any]) -> tuple[Cell, DictConfig, Selection]:
+    """Resolve once without part settings to learn the cell's parts, then again with the settings for those parts."""
+    general = tuple(s for s in settings if not _names_part(s[0]))
+    cfg, _ = resolve(registry, general, selectors)
+    own = tuple(s for s in settings if not _names_part(s[0]) or cfg.run[s[0].split(".")[0]] == s[0].split(".")[1])
+    cfg, selection = resolve(registry, own, selectors)
+    return Cell(tuple(sorted(selectors.items())), own), cfg, selection
+
+
+def _selector_label(selectors: dict[str, Any]) -> str:
+    parts = {k: (None if str(v).lower() == "none" else v) for k, v in selectors.items()}
+    return cell_label(parts)

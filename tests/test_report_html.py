@@ -1,0 +1,111 @@
+"""The report files: the HTML is one self-contained page whose table and PNG plots parse, and the four formats
+carry the same numbers."""
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import random
+from html.parser import HTMLParser
+
+import pytest
+
+from metareg.board import build_board
+from metareg.report import records, to_csv, to_html, to_json, to_markdown
+from metareg.store import Store
+
+from conftest import TINY
+from test_leaderboard import _config, _store_run
+
+
+class Page(HTMLParser):
+    """The images, table cells and external references of an HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.rows, self.external, self.stack = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.stack.append(tag)
+        if tag == "img":
+            self.images.append(attrs)
+        if tag == "tr":
+            self.rows.append([])
+        for key in ("src", "href"):
+            if attrs.get(key, "").startswith(("http:", "https:", "//", "file:")):
+                self.external.append(attrs[key])
+        if tag in ("script", "link", "iframe"):
+            self.external.append(tag)
+
+    def handle_endtag(self, tag):
+        while self.stack and self.stack.pop() != tag:
+            pass
+
+    def handle_data(self, data):
+        if self.stack and self.stack[-1] in ("td", "th", "strong") and self.rows and data.strip():
+            self.rows[-1].append(data.strip())
+
+
+def make_board(folder):
+    """Two sections (digits-shift with learning curves, sinusoid without), three rows with two seeds each."""
+    store = Store(folder)
+    rng = random.Random(2)
+    for learner, adversary in (("protonet", None), ("protonet", "dann"), ("maml", None)):
+        for seed in (0, 1):
+            history = [{"iteration": i, "train_loss": 1.5 / i + rng.random() * 0.05,
+                        "val_accuracy": 0.5 + 0.01 * i} for i in (10, 20, 30)]
+            _store_run(store, _config(learner, adversary, seed), [rng.random() for _ in range(20)], history=history)
+    _store_run(store, _config("maml", None, 0, benchmark="sinusoid"), [0.4, 0.5, 0.3], metric="mse")
+    return build_board(store.runs(), title="test board", store_path=store.path)
+
+
+@pytest.fixture
+def board(tmp_path):
+    return make_board(tmp_path / "store")
+
+
+def test_html_is_self_contained_with_a_table_and_decodable_png_plots(board):
+    from PIL import Image
+
+    page = Page()
+    page.feed(to_html(board))
+    assert not page.external  # no network, no scripts: opens from disk anywhere
+    # two sections; the shift one has a bar chart and learning curves, the sinusoid one (no history) a bar chart
+    assert len(page.images) == 3
+    for image in page.images:
+        prefix, data = image["src"].split(",", 1)
+        assert prefix == "data:image/png;base64" and image["alt"]
+        picture = Image.open(io.BytesIO(base64.b64decode(data)))
+        picture.load()
+        assert picture.format == "PNG" and picture.width > 200 and picture.height > 100
+    headers = [row for row in page.rows if "rank" in row]
+    assert len(headers) == 2
+    body = [row for row in page.rows if row and row[0] in ("1", "2", "3")]
+    assert len(body) == 4
+
+
+def test_every_format_carries_the_same_numbers(board):
+    rows = records(board)
+    from_csv = list(csv.DictReader(io.StringIO(to_csv(board))))
+    from_json = [r for s in json.loads(to_json(board))["sections"] for r in s["rows"]]
+    markdown, html = to_markdown(board), to_html(board)
+    assert len(rows) == len(from_csv) == len(from_json) == 4
+    for raw, line, obj in zip(rows, from_csv, from_json):
+        assert float(line["mean"]) == raw["mean"] == obj["mean"] and float(line["ci95"]) == obj["ci95"]
+        assert int(line["n"]) == obj["n"] and line["learner"] == obj["learner"]
+        shown = f"{raw['mean']:.3f} ± {raw['ci95']:.3f}"
+        assert shown in markdown and shown in html
+
+
+def test_leaderboard_writes_every_format_to_the_out_folder(run_cli, tmp_path):
+    run_cli("bench", "--learner", "maml", "--quiet", *TINY)
+    code, out, _ = run_cli("leaderboard", "--format", "md,html,csv,json", "--out", str(tmp_path / "report"))
+    assert code == 0
+    written = sorted(p.name for p in (tmp_path / "report").iterdir())
+    assert written == ["leaderboard.csv", "leaderboard.html", "leaderboard.json", "leaderboard.md"]
+    assert out.split() == [str(tmp_path / "report" / n) for n in ("leaderboard.md", "leaderboard.html",
+                                                                   "leaderboard.csv", "leaderboard.json")]
+    mse = json.loads((tmp_path / "report" / "leaderboard.json").read_text())["sections"][0]["rows"][0]["mean"]
+    assert f"{mse:.3f}" in (tmp_path / "report" / "leaderboard.md").read_text()
