@@ -1,6 +1,8 @@
 """metareg: meta-learning under domain shift from composable parts (backbone, learner, adversary, generator, benchmark).
 
 The public API a plugin author uses is listed in ``__all__``; names load lazily so ``metareg --help`` stays fast.
+``tests/test_api_stability.py`` pins it (names, signatures, contract methods, hook specs): a change to it is a
+deliberate edit of ``tests/api_surface.txt``, never a side effect. docs/plugins.md is the author's guide to it.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "hookimpl": "metareg.hookspecs",
     "hookspec": "metareg.hookspecs",
+    "Part": "metareg.contracts.part",
+    "NoConfig": "metareg.contracts.part",
     "Backbone": "metareg.contracts.backbone",
     "MetaLearner": "metareg.contracts.learner",
     "LearnerOutput": "metareg.contracts.learner",
@@ -22,6 +26,7 @@ _EXPORTS = {
     "TaskBatch": "metareg.tasks",
     "TaskSpec": "metareg.tasks",
     "ClassPool": "metareg.tasks",
+    "TaskBatchNorm": "metareg.layers",
     "Registry": "metareg.registry",
     "MetaregError": "metareg.errors",
     "ConfigError": "metareg.errors",
@@ -32,11 +37,21 @@ _EXPORTS = {
     "DuplicatePartError": "metareg.errors",
 }
 _ALIASES: dict[str, str] = {}
+#: public submodules, imported on first attribute access (``metareg.testing.check_plugin``)
+_SUBMODULES = ("testing",)
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+#: the public API, spelled out so that a reader (and pyflakes) sees it; tests check it matches the maps above
+__all__ = [
+    "Adversary", "AdversaryOutput", "Backbone", "Benchmark", "ClassPool", "ConfigError", "ContractError",
+    "DuplicatePartError", "Generator", "IncompatibleError", "LearnerOutput", "MetaLearner", "MetaregError", "NoConfig",
+    "Part", "PluginError", "Registry", "TaskBatch", "TaskBatchNorm", "TaskSpec", "UnknownPartError", "hookimpl",
+    "hookspec", "testing", "__version__",
+]
 
 
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"metareg.{name}")
     if name in _EXPORTS:
         module = importlib.import_module(_EXPORTS[name])
         value = getattr(module, _ALIASES.get(name, name))
@@ -55,8 +70,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from metareg.contracts.benchmark import Benchmark
     from metareg.contracts.generator import Generator
     from metareg.contracts.learner import LearnerOutput, MetaLearner
+    from metareg.contracts.part import NoConfig, Part
     from metareg.errors import (ConfigError, ContractError, DuplicatePartError, IncompatibleError, MetaregError,
                                 PluginError, UnknownPartError)
+    from metareg import testing
     from metareg.hookspecs import hookimpl, hookspec
+    from metareg.layers import TaskBatchNorm
     from metareg.registry import Registry
     from metareg.tasks import ClassPool, TaskBatch, TaskSpec

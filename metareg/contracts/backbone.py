@@ -16,9 +16,15 @@ class Backbone(Part, nn.Module, ABC):
     Constructed as ``cls(input_shape, config, context_dim=0)``. When ``context_dim > 0`` the backbone must accept a
     ``context`` vector ``[context_dim]`` in ``forward`` and condition on it (CAVIA); ``supports_context = False``
     declares that it cannot. Subclasses set ``self.feature_dim`` in their constructor.
+
+    ``supports_vmap = True`` (the default) promises that ``torch.func.vmap`` over a leading task dimension gives the
+    features a loop over tasks gives (batch norm from each task's own batch: ``metareg.TaskBatchNorm``), which the
+    batched learners rely on; a backbone that cannot keep that promise sets it to ``False`` and is used with a
+    learner's ``vectorize=loop``. ``metareg plugins --check`` verifies both declarations.
     """
 
     supports_context: ClassVar[bool] = True
+    supports_vmap: ClassVar[bool] = True
     feature_dim: int
 
     def __init__(self, input_shape: tuple[int, ...], config, context_dim: int = 0):

@@ -17,8 +17,13 @@ class Part:
     fields (with defaults) become the omegaconf namespace ``<family>.<name>``. ``presets`` maps a task kind to
     overrides of ``Config`` that the paper uses for that kind (e.g. MAML's inner lr 0.01 for regression, 0.4 for
     classification); user config always wins over presets.
+
+    ``check_config`` holds overrides of ``Config`` that make a small, fast instance for the runtime contract checks
+    (``metareg.testing.check_plugin``, ``metareg plugins --check``), e.g. a few training iterations instead of
+    thousands; runs never read it.
     """
 
     name: ClassVar[str]
     Config: ClassVar[type] = NoConfig
     presets: ClassVar[dict[str, dict]] = {}
+    check_config: ClassVar[dict] = {}
