@@ -19,6 +19,7 @@ import torch
 from omegaconf import DictConfig
 
 from metareg.config import Selection, config_hash, part_config, to_container
+from metareg.contracts.generator import call_accepted
 from metareg.errors import ConfigError, IncompatibleError
 from metareg.functional import task_metric
 from metareg.registry import Registry
@@ -128,7 +129,7 @@ class Run:
         if store is not None:
             run_id = store.start(config_hash=self.hash, parts=self.parts, seed=self.seed, device=str(self.device),
                                  config=to_container(self.cfg), versions=versions(self.selection))
-        result = self._execute(progress)
+        result = self._execute(progress, checkpoint_dir=store.path.parent if store is not None else None)
         result.run_id = run_id
         if store is not None:
             store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
@@ -137,14 +138,16 @@ class Run:
             self.registry.notify("metareg_run_finished", config=self.cfg, result=result)
         return result
 
-    def _execute(self, progress: bool) -> RunResult:
+    def _execute(self, progress: bool, checkpoint_dir=None) -> RunResult:
         start = time.perf_counter()
         history: list[dict] = []
         try:
             if self.registry is not None:
                 self.registry.notify("metareg_run_started", config=self.cfg)
             if self.generator is not None:
-                self.generator.fit(self.benchmark, self.device, progress)
+                # the results directory lets a generator reuse weights it fitted for the same config in a past run
+                call_accepted(self.generator.fit, self.benchmark, self.device, progress,
+                              checkpoint_dir=checkpoint_dir, seed=self.seed)
             self._train(history, progress)
             metrics = self.evaluate("test", self.cfg.train.test_tasks)
             status, error = "done", None
@@ -161,7 +164,7 @@ class Run:
     def _batch(self, split: str, n: int, generator: torch.Generator) -> TaskBatch:
         batch = self.benchmark.sample(split, n, generator).to(self.device, non_blocking=True)
         if self.generator is not None:
-            batch = self.generator.augment(batch)
+            batch = call_accepted(self.generator.augment, batch, split=split)
         return batch
 
     def _train(self, history: list[dict], progress: bool) -> None:

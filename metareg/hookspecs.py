@@ -105,6 +105,10 @@ def metareg_register_generators(register):
     A generator subclasses :class:`metareg.Generator`: constructor ``__init__(self, spec, config)``;
     ``fit(benchmark, device, progress)`` trains it on the benchmark's source domains before meta-training;
     ``augment(batch) -> TaskBatch`` returns the batch with extra support samples (never reading query targets).
+    Both may also accept keyword arguments, which the engine passes only to implementations that name them:
+    ``fit(..., checkpoint_dir=None, seed=0)`` (the results store's folder, to save fitted weights in and reuse them
+    in a later run; None when there is no store) and ``augment(batch, split="train")`` (``"train"``, ``"val"`` or
+    ``"test"``: e.g. fine-tune on each evaluation task's support set).
 
     Example::
 
