@@ -14,7 +14,7 @@ from typing import Sequence
 from metareg.errors import MetaregError
 
 #: subcommand modules, in the order ``metareg --help`` lists them
-COMMANDS = ("bench", "plugins")
+COMMANDS = ("bench", "leaderboard", "plugins", "perf")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,6 +38,11 @@ class MLP(metareg.Backbone):
         self.net = nn.Sequential(*layers)
         self.feature_dim = width
 
+    def task_layers(self):
+        """The layers in the order ``forward`` applies them to flattened inputs, so a learner can run every task
+        at once with its own weights (``metareg.functional.grouped_forward``); ``None`` with a context."""
+        return None if self.context_dim else [(f"net.{i}", layer) for i, layer in enumerate(self.net)]
+
     def forward(self, x, context=None):
         x = x.reshape(x.shape[0], -1)
         if self.context_dim:
@@ -51,11 +56,11 @@ class Conv4(metareg.Backbone):
     """Four blocks of [3x3 conv, batch norm (per-task batch statistics), ReLU, 2x2 max-pool]: the few-shot standard.
 
     A CAVIA context conditions the features FiLM-style (per-channel scale and shift from a linear map of the
-    context) after block ``film_block``.
+    context) inside block ``film_block``, after its batch norm and before its ReLU.
 
     Config:
         channels: filters per conv layer (64 in MAML, ProtoNet, CAVIA).
-        film_block: the block (1-4) after which a context is applied, when the learner asks for one.
+        film_block: the block (1-4) whose features a context modulates, when the learner asks for one (CAVIA: 3).
 
     References: Vinyals et al. 2016; Finn et al. 2017 (Sec. 5.2); Snell et al. 2017; Zintgraf et al. 2019 (FiLM).
     """
@@ -93,15 +98,33 @@ class Conv4(metareg.Backbone):
         self.film = nn.Linear(context_dim, 2 * config.channels) if context_dim else None
         self.feature_dim = config.channels * h * w
 
+    def task_layers(self):
+        """The layers in the order ``forward`` applies them (then a flatten), so a learner can run every task at
+        once with its own weights (``metareg.functional.grouped_forward``); ``None`` with a context (FiLM)."""
+        if self.film is not None:
+            return None
+        return [(f"blocks.{i}.{j}", layer) for i, block in enumerate(self.blocks) for j, layer in enumerate(block)]
+
     def forward(self, x, context=None):
-        for i, block in enumerate(self.blocks, start=1):
-            x = block(x)
+        for i, (conv, norm, relu, pool) in enumerate(self.blocks, start=1):
+            x = norm(conv(x))
             if self.film is not None and i == self.config.film_block:
-                if context is None:
-                    context = x.new_zeros(self.context_dim)
-                gamma, beta = self.film(context).chunk(2, dim=-1)
-                x = x * (1 + gamma).view(1, -1, 1, 1) + beta.view(1, -1, 1, 1)
+                x = self._film(x, context)
+            x = pool(relu(x))
         return x.flatten(1)
+
+    def _film(self, x, context):
+        """(1 + γ)·h + β per channel, between batch norm and ReLU as in CAVIA's reference network.
+
+        Before the ReLU the shift decides which units fire; after the block it would be an affine map of the
+        block's output, which the next block's batch norm largely cancels (a per-channel shift passes through the
+        conv as a constant and is subtracted with the batch mean), leaving the context little to adapt.
+        ``1 + γ`` rather than ``γ`` makes a zero context the identity, so the network starts unconditioned.
+        """
+        if context is None:
+            context = x.new_zeros(self.context_dim)
+        gamma, beta = self.film(context).chunk(2, dim=-1)
+        return x * (1 + gamma).view(1, -1, 1, 1) + beta.view(1, -1, 1, 1)
 
 
 @metareg.hookimpl

@@ -8,7 +8,8 @@ from torch import nn
 from torch.func import functional_call
 
 import metareg
-from metareg.functional import per_task, resolve_vectorize, sgd_steps, task_loss
+from metareg.functional import (grouped_forward, learner_layers, per_task, resolve_strategy, sgd_steps, stacked,
+                                task_loss, task_losses)
 
 
 class MAML(metareg.MetaLearner):
@@ -24,7 +25,7 @@ class MAML(metareg.MetaLearner):
         inner_steps: inner steps while meta-training (paper: 1 sinusoid, 1 Omniglot 5-way, 5 mini-ImageNet).
         test_inner_steps: inner steps at meta-test (paper: 10 for both).
         first_order: drop second-order terms (paper's first-order approximation, Sec. 5.2).
-        vectorize: auto | vmap | loop.
+        vectorize: auto | vmap | loop | grouped.
 
     References:
         Finn, Abbeel, Levine. "Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks". ICML 2017.
@@ -61,30 +62,51 @@ class MAML(metareg.MetaLearner):
 
         return sgd_steps(support_loss, params, steps, self.config.inner_lr, first_order)
 
-    def _vectorize(self) -> bool:
-        return resolve_vectorize(self.config.vectorize, self, next(self.parameters()).device)
+    def _strategy(self) -> str:
+        return resolve_strategy(self.config.vectorize, self.backbone, next(self.parameters()).device)
+
+    def _grouped_adapt(self, params, sx, sy, steps: int, first_order: bool):
+        """Every task's adapted weights at once (``[T, ...]`` each): the inner loop on the sum of the tasks' support
+        losses, whose gradient w.r.t. task t's weights is task t's own gradient."""
+        layers = learner_layers(self.backbone, self.head)
+
+        def support_loss(p):
+            return task_losses(self.spec.kind, grouped_forward(layers, p, sx), sy).sum()
+
+        return sgd_steps(support_loss, stacked(params, len(sx)), steps, self.config.inner_lr, first_order)
 
     def meta_loss(self, batch):
         params = dict(self.named_parameters())
         steps, first_order = self.config.inner_steps, self.config.first_order
+        strategy = self._strategy()
+        if strategy == "grouped":
+            adapted = self._grouped_adapt(params, batch.support_x, batch.support_y, steps, first_order)
+            out = grouped_forward(learner_layers(self.backbone, self.head), adapted, batch.query_x)
+            return metareg.LearnerOutput(task_losses(self.spec.kind, out, batch.query_y).mean())
 
         def query_loss(sx, sy, qx, qy):
             adapted = self.adapt(params, sx, sy, steps, first_order)
             return task_loss(self.spec.kind, functional_call(self, adapted, (qx,)), qy)
 
-        losses = per_task(query_loss, self._vectorize(), batch.support_x, batch.support_y, batch.query_x, batch.query_y)
+        losses = per_task(query_loss, strategy == "vmap", batch.support_x, batch.support_y, batch.query_x,
+                          batch.query_y)
         return metareg.LearnerOutput(losses.mean())
 
     def predict(self, batch):
         params = {k: v.detach() for k, v in self.named_parameters()}
         steps = self.config.test_inner_steps
+        strategy = self._strategy()
 
         def adapted_predictions(sx, sy, qx):
             adapted = self.adapt(params, sx, sy, steps, first_order=True)
             return functional_call(self, adapted, (qx,))
 
         with torch.no_grad():  # torch.func.grad inside still differentiates the inner loop
-            return per_task(adapted_predictions, self._vectorize(), batch.support_x, batch.support_y, batch.query_x)
+            if strategy == "grouped":
+                adapted = self._grouped_adapt(params, batch.support_x, batch.support_y, steps, first_order=True)
+                return grouped_forward(learner_layers(self.backbone, self.head), adapted, batch.query_x)
+            return per_task(adapted_predictions, strategy == "vmap", batch.support_x, batch.support_y,
+                            batch.query_x)
 
 
 @metareg.hookimpl

@@ -8,7 +8,8 @@ from torch import nn
 from torch.func import functional_call
 
 import metareg
-from metareg.functional import per_task, resolve_vectorize, task_loss
+from metareg.functional import (grouped_forward, learner_layers, per_task, resolve_strategy, stacked, task_loss,
+                                task_losses)
 
 
 class Reptile(metareg.MetaLearner):
@@ -17,7 +18,8 @@ class Reptile(metareg.MetaLearner):
     The network is the backbone plus a linear head. For each task of a meta-batch, φ_i is the result of
     ``inner_steps`` plain SGD steps at ``inner_lr`` from θ on the whole task (support and query points pooled:
     Reptile has no train/test split inside a task). All tasks adapt as one ``vmap``-ed computation
-    (``vectorize=vmap``), or task by task (``loop``); ``auto`` picks per device and backbone as MAML does.
+    (``vectorize=vmap``), task by task (``loop``), or with per-task weights stacked into grouped convolutions
+    (``grouped``, backbones with ``task_layers``); ``auto`` picks per device and backbone as MAML does.
 
     The engine steps one optimiser on a loss, so ``meta_loss`` returns the surrogate
     ``0.5 · Σ ‖θ − sg(φ̄)‖²`` with φ̄ = mean_i φ_i and ``sg`` stop-gradient: its gradient w.r.t. θ is exactly
@@ -39,7 +41,7 @@ class Reptile(metareg.MetaLearner):
         inner_steps: inner SGD steps per task while meta-training (sine demo: 5, one epoch of 50 points in
             minibatches of 10; Omniglot: 5, mini-ImageNet: 8; here full-batch steps on the pooled task).
         test_inner_steps: fine-tuning steps on a test task's support set (sine demo: 32; few-shot: 50).
-        vectorize: auto | vmap | loop.
+        vectorize: auto | vmap | loop | grouped.
 
     References:
         Nichol, Achiam, Schulman. "On First-Order Meta-Learning Algorithms". arXiv:1803.02999, 2018.
@@ -99,8 +101,26 @@ class Reptile(metareg.MetaLearner):
             params = {k: params[k] - lr * grads[k] for k in params}
         return params, before
 
-    def _vectorize(self) -> bool:
-        return resolve_vectorize(self.config.vectorize, self, next(self.parameters()).device)
+    def _strategy(self) -> str:
+        return resolve_strategy(self.config.vectorize, self.backbone, next(self.parameters()).device)
+
+    def grouped_adapt(self, params, x, y, steps: int):
+        """``adapt`` for every task at once: ``params`` shared, ``x [T, N, ...]``; returns the adapted weights
+        (``[T, ...]`` each) and each task's loss before the first step (``None`` when ``steps`` is 0)."""
+        layers = learner_layers(self.backbone, self.head)
+
+        def loss_fn(p):
+            losses = task_losses(self.spec.kind, grouped_forward(layers, p, x), y)
+            return losses.sum(), losses
+
+        grad_and_value = torch.func.grad_and_value(loss_fn, has_aux=True)
+        params, before = stacked(params, len(x)), None
+        for _ in range(steps):
+            grads, (_, losses) = grad_and_value(params)
+            if before is None:
+                before = losses
+            params = {k: params[k] - self.config.inner_lr * grads[k] for k in params}
+        return params, before
 
     def adapted_weights(self, batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """φ_i for every task of ``batch`` (``{name: [tasks, *shape]}``, detached) and each task's loss before."""
@@ -109,13 +129,16 @@ class Reptile(metareg.MetaLearner):
         x = torch.cat([batch.support_x, batch.query_x], dim=1)
         y = torch.cat([batch.support_y, batch.query_y], dim=1)
         steps = self.config.inner_steps
+        strategy = self._strategy()
 
         def one_task(xt, yt):
             adapted, before = self.adapt(start, xt, yt, steps)
             return tuple(adapted[k] for k in names) + (before,)
 
         with torch.no_grad():  # torch.func.grad inside still differentiates the inner loop
-            *phis, before = per_task(one_task, self._vectorize(), x, y)
+            if strategy == "grouped":
+                return self.grouped_adapt(start, x, y, steps)
+            *phis, before = per_task(one_task, strategy == "vmap", x, y)
         return dict(zip(names, phis)), before
 
     def meta_loss(self, batch):
@@ -126,13 +149,18 @@ class Reptile(metareg.MetaLearner):
     def predict(self, batch):
         params = {k: v.detach() for k, v in self.named_parameters()}
         steps = self.config.test_inner_steps
+        strategy = self._strategy()
 
         def adapted_predictions(sx, sy, qx):
             adapted, _ = self.adapt(params, sx, sy, steps)
             return functional_call(self, adapted, (qx,))
 
         with torch.no_grad():
-            return per_task(adapted_predictions, self._vectorize(), batch.support_x, batch.support_y, batch.query_x)
+            if strategy == "grouped":
+                adapted, _ = self.grouped_adapt(params, batch.support_x, batch.support_y, steps)
+                return grouped_forward(learner_layers(self.backbone, self.head), adapted, batch.query_x)
+            return per_task(adapted_predictions, strategy == "vmap", batch.support_x, batch.support_y,
+                            batch.query_x)
 
 
 @metareg.hookimpl

@@ -1,0 +1,175 @@
+"""Gradient agreement, step time and peak memory of one built implementation.
+
+Why this way:
+- the meta-step timed is the whole of one outer update, as the engine runs it: copy the episodes to the device
+  (pinned host memory, non-blocking), zero the gradients, the implementation's ``backward``, an Adam step;
+- losses are summed on the device and read once at the end, so the loop adds no host-device synchronisation; on a
+  GPU each step is bracketed by CUDA events, read after one final synchronise;
+- the median of the timed steps, after warm-up steps that absorb allocation, autotuning and compilation.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+
+from benchmarks.perf.base import Stepper
+from metareg.tasks import TaskBatch
+
+
+def meta_gradient(stepper: Stepper, batch: TaskBatch) -> torch.Tensor:
+    """The flat meta-gradient ``stepper`` computes on ``batch`` (a parameter it leaves untouched counts as zero)."""
+    for p in stepper.params:
+        p.grad = None
+    stepper.backward(batch)
+    return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in stepper.params])
+
+
+def relative_difference(got: torch.Tensor, reference: torch.Tensor) -> float:
+    return ((got - reference).norm() / reference.norm().clamp_min(torch.finfo(reference.dtype).tiny)).item()
+
+
+def pin(batch: TaskBatch, device: torch.device) -> TaskBatch:
+    """Host episodes in page-locked memory when they go to a GPU, so the copy is asynchronous."""
+    if device.type != "cuda":
+        return batch
+    return TaskBatch(*(t.pin_memory() for t in (batch.support_x, batch.support_y, batch.query_x, batch.query_y)))
+
+
+class MetaStep:
+    """One outer update of ``stepper`` on ``host_batch``, as the engine does it; ``amp``: bf16 autocast."""
+
+    def __init__(self, stepper: Stepper, host_batch: TaskBatch, device: torch.device, amp: bool = False):
+        self.stepper, self.host_batch, self.device = stepper, host_batch, device
+        self.optimiser = torch.optim.Adam(stepper.params, lr=1e-3)
+        self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if amp else contextlib.nullcontext
+
+    def __call__(self) -> torch.Tensor:
+        batch = self.host_batch.to(self.device, non_blocking=True)
+        for p in self.stepper.params:
+            p.grad = None
+        with self.autocast():
+            loss = self.stepper.backward(batch)
+        self.optimiser.step()
+        return loss
+
+
+@dataclass
+class Timing:
+    seconds: list[float]  # wall seconds of each timed step
+    cpu_seconds: list[float]  # process CPU seconds of each step (all threads); empty on a GPU
+    finite: bool  # every loss was finite
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def cpu_median(self) -> float | None:
+        return statistics.median(self.cpu_seconds) if self.cpu_seconds else None
+
+
+def time_steps(step: MetaStep, steps: int, warmup: int) -> Timing:
+    total = torch.zeros((), device=step.device)
+    for _ in range(warmup):
+        total += step().float()
+    wall, cpu = [], []
+    if step.device.type == "cuda":
+        events = [torch.cuda.Event(enable_timing=True) for _ in range(steps + 1)]
+        torch.cuda.synchronize(step.device)
+        events[0].record()
+        for i in range(steps):
+            total += step().float()
+            events[i + 1].record()
+        torch.cuda.synchronize(step.device)
+        wall = [a.elapsed_time(b) / 1000 for a, b in zip(events, events[1:])]
+    else:
+        for _ in range(steps):
+            w0, c0 = time.perf_counter(), time.process_time()
+            total += step().float()
+            wall.append(time.perf_counter() - w0)
+            cpu.append(time.process_time() - c0)
+    return Timing(wall, cpu, bool(torch.isfinite(total).item()))
+
+
+# --- the C allocator and memory -----------------------------------------------------------------------------------
+CUDA_METHOD = "torch.cuda.max_memory_allocated during one meta-step, above what was allocated before it"
+CPU_METHOD = ("growth of the process's peak resident set (Linux VmHWM, reset through /proc/self/clear_refs) during "
+              "one meta-step, after malloc_trim and with glibc told to mmap every allocation over 128 KiB, so memory "
+              "freed earlier is not counted as free; counts every allocation, torch's and Python's")
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+def reuse_heap() -> bool:
+    """Tell glibc to serve large allocations from its heap and keep freed memory there (``mallopt``), so a meta-step
+    reuses the pages of the one before instead of mapping fresh ones and faulting them in.
+
+    Why: by default glibc maps every allocation over 32 MiB afresh and returns it to the kernel on free; a batched
+    meta-step (all tasks' activations in one tensor) then pays ~1M page faults per Conv4 step at meta-batch 32,
+    which was measured to cost it ~35% on the CPU, while a per-task loop's small tensors are reused from the heap.
+    The same as ``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967295``
+    or ``LD_PRELOAD`` of jemalloc/tcmalloc for any process. Returns False where it cannot (not glibc).
+    """
+    libc = _libc()
+    return bool(libc and libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30) and libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+
+
+def _proc_status(key: str) -> int:
+    with open("/proc/self/status") as f:
+        return int(re.search(rf"^{key}:\s+(\d+) kB", f.read(), re.M).group(1)) * 1024
+
+
+_MEASURING = False
+
+
+def _prepare_cpu_memory() -> bool:
+    """Switch the allocator to measuring mode (small mmap threshold); only after every timing is done."""
+    global _MEASURING
+    libc = _libc()
+    if libc is None:
+        return False
+    if not _MEASURING:
+        libc.mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+        _MEASURING = True
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        _proc_status("VmHWM")
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+def peak_memory(step: MetaStep) -> int | None:
+    """Bytes of memory one meta-step needs beyond what was live before it (method: ``CUDA_METHOD``/``CPU_METHOD``)."""
+    if step.device.type == "cuda":
+        torch.cuda.synchronize(step.device)
+        torch.cuda.reset_peak_memory_stats(step.device)
+        before = torch.cuda.memory_allocated(step.device)
+        step()
+        torch.cuda.synchronize(step.device)
+        return torch.cuda.max_memory_allocated(step.device) - before
+    if not _prepare_cpu_memory():
+        return None
+    _libc().malloc_trim(0)  # free heap pages leave the resident set, so reusing them counts as growth
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = _proc_status("VmRSS")
+    step()
+    return max(0, _proc_status("VmHWM") - before)
