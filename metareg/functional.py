@@ -193,11 +193,16 @@ def embed_tasks(backbone: nn.Module, batch, vectorize: str = "auto") -> tuple[to
     """Support and query features ``[T, S, F]``, ``[T, Q, F]``, each task's inputs in one backbone call.
 
     One call per task keeps batch-norm statistics the task's own (transductive over support and query, as MAML's
-    reference does); tasks run under ``vmap``, a loop, or grouped, as ``resolve_strategy`` decides.
+    reference does); tasks run under ``vmap`` or a loop as ``resolve_vectorize`` decides, or grouped when asked
+    for (``vectorize=grouped``: not ``auto``'s choice here, because with glibc's default allocator it measured no
+    faster than the loop for ProtoNet's single forward pass; docs/performance.md).
     """
     s = batch.support_x.shape[1]
     x = torch.cat([batch.support_x, batch.query_x], dim=1)
-    strategy = resolve_strategy(vectorize, backbone, x.device)
+    if vectorize == "grouped":
+        strategy = resolve_strategy(vectorize, backbone, x.device)
+    else:
+        strategy = "vmap" if resolve_vectorize(vectorize, backbone, x.device) else "loop"
     if strategy == "grouped":
         features = grouped_forward(task_layers(backbone), stacked(dict(backbone.named_parameters()), len(x)), x)
     else:

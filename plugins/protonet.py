@@ -20,10 +20,11 @@ class ProtoNet(metareg.MetaLearner):
     Support and query inputs of a task are embedded in one backbone call, so batch-norm statistics are the task's
     own (transductive, like MAML's reference). Tasks are embedded as one ``vmap``-ed call, or one call per task
     (``vectorize=loop``; ``auto`` loops for conv backbones on CPU, where small per-task batches were measured ~2x
-    faster than one large batch).
+    faster than one large batch), or all at once as grouped convolutions (``grouped``, backbones with
+    ``task_layers``; faster than the loop on the CPU when glibc keeps freed memory, see docs/performance.md).
 
     Config:
-        vectorize: auto | vmap | loop (how tasks are batched; results are identical).
+        vectorize: auto | vmap | loop | grouped (how tasks are batched; results are identical).
 
     References:
         Snell, Swersky, Zemel. "Prototypical Networks for Few-shot Learning". NeurIPS 2017.

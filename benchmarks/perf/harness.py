@@ -113,9 +113,20 @@ def sweep_points(options: Options, w: Workload) -> list[Workload]:
 
 
 def run(options: Options) -> dict:
-    """Run the harness; returns ``{"environment": ..., "results": [record, ...]}`` (see ``report`` for the table)."""
+    """Run the harness; returns ``{"environment": ..., "results": [record, ...]}`` (see ``report`` for the table).
+
+    ``options.threads`` applies for the run only; the process's thread count is restored after it.
+    """
+    threads = torch.get_num_threads()
     if options.threads:
         torch.set_num_threads(options.threads)
+    try:
+        return _run(options)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(options: Options) -> dict:
     device = resolve_device(options.device)
     impls = {**IMPLEMENTATIONS, **options.extra}
     heap_reuse = options.heap_reuse and device.type == "cpu" and measure.reuse_heap()
@@ -159,6 +170,8 @@ def run(options: Options) -> dict:
             except Exception as exc:  # noqa: BLE001 - a memory failure must not lose the timings
                 row["peak_memory_bytes"], row["memory_error"] = None, _line(exc)
     timed.clear()
+    if (options.memory or heap_reuse) and device.type == "cpu":
+        measure.settle_allocator()
     _ratios(records)
     order = {name: i for i, name in enumerate([ALL, *options.implementations, *impls])}
     records.sort(key=lambda r: (options.workloads.index(r["workload"]), options.learners.index(r["learner"]),

@@ -130,6 +130,19 @@ def reuse_heap() -> bool:
     return bool(libc and libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30) and libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
 
 
+def settle_allocator() -> None:
+    """Leave glibc as its default dynamic thresholds settle after large frees (mmap over 32 MiB, trim over 64 MiB),
+    after ``reuse_heap`` or a memory measurement changed them, so later work in the process (tests) is not slowed
+    by an mmap per 128 KiB allocation. The exact default cannot be restored: setting a threshold disables its
+    dynamic adjustment."""
+    global _MEASURING
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20)
+    _MEASURING = False
+
+
 def _proc_status(key: str) -> int:
     with open("/proc/self/status") as f:
         return int(re.search(rf"^{key}:\s+(\d+) kB", f.read(), re.M).group(1)) * 1024
