@@ -6,7 +6,7 @@ the batched path and its reference.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -30,24 +30,32 @@ def task_metric(kind: str, prediction: torch.Tensor, target: torch.Tensor) -> tu
 
 
 def sgd_steps(
-    loss_fn: Callable[[Params], torch.Tensor],
+    loss_fn: Callable[[Params], Any],
     params: Params,
     steps: int,
     lr: float,
     first_order: bool = False,
-) -> Params:
-    """``steps`` plain gradient steps on ``loss_fn`` from ``params``.
+    has_aux: bool = False,
+):
+    """``steps`` plain gradient steps on ``loss_fn`` from ``params`` (a dict of tensors).
 
     The gradient is taken with ``torch.func.grad``, so outer autograd sees through the steps (second order) unless
-    ``first_order`` detaches it; that is all first-order MAML is.
+    ``first_order`` detaches it; that is all first-order MAML is. With ``has_aux``, ``loss_fn`` returns
+    ``(loss, aux)`` and the result is ``(params, aux at the starting params)`` (``None`` when ``steps`` is 0): the
+    pre-update loss a learner reports comes from the first step's forward pass instead of an extra one.
     """
-    grad_fn = torch.func.grad(loss_fn)
-    for _ in range(steps):
+    grad_fn = torch.func.grad(loss_fn, has_aux=has_aux)
+    first = None
+    for step in range(steps):
         grads = grad_fn(params)
+        if has_aux:
+            grads, aux = grads
+            if step == 0:
+                first = aux
         if first_order:
             grads = {k: g.detach() for k, g in grads.items()}
         params = {k: params[k] - lr * grads[k] for k in params}
-    return params
+    return (params, first) if has_aux else params
 
 
 def per_task(fn: Callable, vectorize: bool, *batched: torch.Tensor):

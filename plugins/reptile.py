@@ -8,8 +8,8 @@ from torch import nn
 from torch.func import functional_call
 
 import metareg
-from metareg.functional import (grouped_forward, learner_layers, per_task, resolve_strategy, stacked, task_loss,
-                                task_losses)
+from metareg.functional import (grouped_forward, learner_layers, per_task, resolve_strategy, sgd_steps, stacked,
+                                task_loss, task_losses)
 
 
 class Reptile(metareg.MetaLearner):
@@ -84,22 +84,15 @@ class Reptile(metareg.MetaLearner):
         """``steps`` SGD steps on one task's ``(x, y)`` from ``params``: the adapted weights and the loss before
         the first step (``None`` when ``steps`` is 0).
 
-        A pure function of its arguments (``torch.func.grad_and_value``), so ``vmap`` batches it over tasks. Call
-        it on detached ``params``: nothing is differentiated through it (Reptile is first order).
+        A pure function of its arguments (``metareg.functional.sgd_steps``), so ``vmap`` batches it over tasks.
+        Call it on detached ``params``: nothing is differentiated through it (Reptile is first order).
         """
-        lr = self.config.inner_lr
 
         def loss_fn(p):
-            return task_loss(self.spec.kind, functional_call(self, p, (x,)), y)
+            loss = task_loss(self.spec.kind, functional_call(self, p, (x,)), y)
+            return loss, loss
 
-        grad_and_value = torch.func.grad_and_value(loss_fn)
-        before = None
-        for _ in range(steps):
-            grads, value = grad_and_value(params)
-            if before is None:
-                before = value
-            params = {k: params[k] - lr * grads[k] for k in params}
-        return params, before
+        return sgd_steps(loss_fn, params, steps, self.config.inner_lr, has_aux=True)
 
     def _strategy(self) -> str:
         return resolve_strategy(self.config.vectorize, self.backbone, next(self.parameters()).device)
@@ -113,14 +106,7 @@ class Reptile(metareg.MetaLearner):
             losses = task_losses(self.spec.kind, grouped_forward(layers, p, x), y)
             return losses.sum(), losses
 
-        grad_and_value = torch.func.grad_and_value(loss_fn, has_aux=True)
-        params, before = stacked(params, len(x)), None
-        for _ in range(steps):
-            grads, (_, losses) = grad_and_value(params)
-            if before is None:
-                before = losses
-            params = {k: params[k] - self.config.inner_lr * grads[k] for k in params}
-        return params, before
+        return sgd_steps(loss_fn, stacked(params, len(x)), steps, self.config.inner_lr, has_aux=True)
 
     def adapted_weights(self, batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """φ_i for every task of ``batch`` (``{name: [tasks, *shape]}``, detached) and each task's loss before."""
