@@ -30,6 +30,10 @@ HIGHER_IS_BETTER = {"accuracy": True, "mse": False}
 SEED_PATHS = (("run", "seed"), ("run", "device"))
 #: and those that make a combination its baseline's variant
 VARIANT_PATHS = SEED_PATHS + (("run", "adversary"), ("run", "generator"), ("adversary",), ("generator",))
+#: the history key under which an adversary's ``domain_accuracy`` metric is logged during meta-training
+DOMAIN_ACCURACY = "adversary_domain_accuracy"
+#: the share of meta-training, at its end, over which a logged training metric is averaged for the board
+TRAINING_TAIL = 0.25
 
 
 def pool(estimates: Sequence[Estimate]) -> Estimate:
@@ -53,6 +57,18 @@ def pool(estimates: Sequence[Estimate]) -> Estimate:
             squares += (e.n - 1) * sd**2
         squares += e.n * (e.mean - mean) ** 2
     return Estimate(mean, float(t.ppf(0.975, total - 1)) * math.sqrt(squares / (total - 1) / total), total)
+
+
+def training_tail(histories: Sequence[Sequence[dict]], key: str, fraction: float = TRAINING_TAIL) -> float | None:
+    """Mean over runs of each run's mean of ``key`` over the last ``fraction`` of its logged history entries
+    (at least one); None when no run logged ``key``."""
+    per_run = []
+    for history in histories:
+        values = [entry[key] for entry in history if key in entry]
+        if values:
+            tail = values[-max(1, math.ceil(fraction * len(values))):]
+            per_run.append(math.fsum(tail) / len(tail))
+    return math.fsum(per_run) / len(per_run) if per_run else None
 
 
 def _without(config: dict, paths: Iterable[tuple[str, ...]]) -> dict:
@@ -110,6 +126,14 @@ class Entry:
     @property
     def wall_time(self) -> float | None:
         return math.fsum(self.wall_times) / len(self.wall_times) if self.wall_times else None
+
+    @property
+    def domain_accuracy(self) -> float | None:
+        """The domain discriminator's accuracy over the last quarter of meta-training, averaged over seeds.
+
+        Why it is on the board: an adversary's gain or loss means little without knowing whether it aligned the
+        features at all; near 0.5 means the discriminator could no longer tell source from target features."""
+        return training_tail(self.histories, DOMAIN_ACCURACY)
 
     @property
     def delta(self) -> float | None:

@@ -19,6 +19,7 @@ from metareg.board import Board, Entry, Section
 from metareg.stats import Estimate
 
 MISSING = "—"
+DOMAIN_HEADER = "domain acc. (training, last 25%)"
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,10 @@ def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
     higher = section.higher_is_better
     arrow = {True: " ↑", False: " ↓"}.get(higher, "")
     with_settings = any(e.settings for e in section.entries)
+    with_domain = any(e.domain_accuracy is not None for e in section.entries)
     header = ["rank", "learner", "backbone", "adversary", "generator"] + (["settings"] if with_settings else []) + [
         f"{section.metric or 'metric'}{arrow} (mean ± 95% CI)", "n", "baseline", "Δ vs baseline", "runs", "failed",
-        "wall s/run"]
+        "wall s/run"] + ([DOMAIN_HEADER] if with_domain else [])
     entries = section.entries
     best_mean = _best([e.estimate.mean if e.estimate else None for e in entries], higher)
     best_delta = _best([e.delta for e in entries], higher)
@@ -70,6 +72,8 @@ def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
             Cell(MISSING if e.wall_time is None else f"{e.wall_time:.1f}",
                  e.wall_time is not None and e.wall_time == best_wall),
         ]
+        if with_domain:
+            row.append(Cell(MISSING if e.domain_accuracy is None else f"{e.domain_accuracy:.2f}"))
         rows.append(row)
     return header, rows
 
@@ -79,7 +83,10 @@ def section_note(section: Section) -> str:
     direction = {True: "higher is better", False: "lower is better"}.get(section.higher_is_better, "")
     return (f"Test {section.metric or 'metric'} ({direction}) on the benchmark's test episodes (its target domain "
             f"where it has one): mean ± Student-t 95% CI over every seed's episodes (n episodes). Baseline: the same "
-            f"learner with no adversary and no generator; Δ = mean − baseline mean. Bold: best in its column.")
+            f"learner with no adversary and no generator; Δ = mean − baseline mean. Bold: best in its column."
+            + (" Domain acc.: the adversary's domain discriminator on source against target features over the last "
+               "quarter of meta-training, mean over seeds (0.5: the domains are indistinguishable)."
+               if any(e.domain_accuracy is not None for e in section.entries) else ""))
 
 
 def failures(section: Section) -> list[tuple[Entry, str]]:
@@ -193,7 +200,7 @@ def records(board: Board) -> list[dict]:
                 "seeds": sorted(e.seeds), "runs": e.runs, "planned": e.planned, "failed": e.failed,
                 "baseline_mean": None if e.is_baseline or base is None else base.mean,
                 "baseline_ci95": None if e.is_baseline or base is None else base.ci95,
-                "delta": e.delta, "wall_time": e.wall_time, "errors": e.errors,
+                "delta": e.delta, "wall_time": e.wall_time, "domain_accuracy": e.domain_accuracy, "errors": e.errors,
             })
     return out
 

@@ -127,6 +127,27 @@ def test_markdown_bolds_the_best_and_lists_failures(synthetic_store):
     assert "- failed: versa: FloatingPointError: loss became nan" in text
 
 
+def test_the_domain_discriminator_accuracy_is_the_mean_over_seeds_of_the_last_quarter_of_training(tmp_path):
+    from metareg.report import DOMAIN_HEADER, records, to_markdown
+
+    store = Store(tmp_path)
+    curves = {0: [0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.52, 0.48], 1: [0.95, 0.9, 0.8, 0.7, 0.62, 0.6, 0.58, 0.56]}
+    for seed, curve in curves.items():
+        history = [{"iteration": 50 * (i + 1), "train_loss": 1.0, "adversary_domain_accuracy": v}
+                   for i, v in enumerate(curve)]
+        _store_run(store, _config("protonet", "dann", seed), [0.5, 0.6], history=history)
+        _store_run(store, _config("protonet", None, seed), [0.6, 0.7], history=[{"iteration": 50, "train_loss": 1.0}])
+    board = build_board(store.runs())
+    rows = {e.parts["adversary"]: e for e in board.sections[0].entries}
+    expected = ((0.52 + 0.48) / 2 + (0.58 + 0.56) / 2) / 2  # 8 log entries per run: the last 2 of each
+    assert math.isclose(rows["dann"].domain_accuracy, expected) and rows[None].domain_accuracy is None
+    text = to_markdown(board)
+    assert DOMAIN_HEADER in text and f"| {expected:.2f} |" in text
+    assert {r["adversary"]: r["domain_accuracy"] for r in records(board)} == {"dann": rows["dann"].domain_accuracy,
+                                                                              None: None}
+    assert DOMAIN_HEADER not in to_markdown(build_board([r for r in store.runs() if r.adversary is None]))
+
+
 def test_leaderboard_numbers_equal_a_direct_computation_from_the_store(run_cli, tmp_path):
     code, _, err = run_cli("bench", "--learner", "maml,finetune", "--benchmark", "sinusoid-shift",
                            "--adversary", "none,dann", "--seeds", "0-1", "--quiet", *TINY)

@@ -12,7 +12,12 @@ from metareg.contracts.part import Part
 
 @dataclass
 class AdversaryOutput:
-    """``loss`` is added to the meta-loss as it is (weights and schedules are the adversary's own business)."""
+    """``loss`` is added to the meta-loss as it is (weights and schedules are the adversary's own business).
+
+    ``metrics`` are logged in the run's history as ``adversary_<name>``. An adversary with a domain classifier
+    should report its accuracy as ``domain_accuracy``: the leaderboard shows it (last quarter of meta-training)
+    beside the test metric, since a gain or loss from alignment means little without knowing whether it aligned.
+    """
 
     loss: torch.Tensor
     metrics: dict[str, torch.Tensor] = field(default_factory=dict)
