@@ -25,6 +25,7 @@ from metareg.functional import task_metric
 from metareg.registry import Registry
 from metareg.stats import mean_ci95
 from metareg.tasks import TaskBatch, seed_hash, torch_generator
+from metareg.transfer import to_device
 
 #: how often (in outer updates) the loss is brought to the host and checked for NaN; no sync in between
 LOG_EVERY = 50
@@ -220,9 +221,9 @@ class Run:
 
     def _adversary_loss(self, batch: TaskBatch, generator: torch.Generator, progress: float):
         n = self.cfg.train.target_batch_size
-        target = self.benchmark.target_pool(n, generator).to(self.device, non_blocking=True)
+        target = to_device(self.benchmark.target_pool(n, generator), self.device)
         source = torch.cat([batch.support_x.flatten(0, 1), batch.query_x.flatten(0, 1)])
-        pick = torch.randperm(source.shape[0], generator=generator)[:n].to(self.device)
+        pick = to_device(torch.randperm(source.shape[0], generator=generator)[:n], self.device)
         features = self.learner.features(torch.cat([source[pick], target]))
         return self.adversary(features[: len(pick)], features[len(pick):], progress)
 

@@ -47,7 +47,11 @@ class TaskBatch:
         return self.support_x.shape[0]
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "TaskBatch":
-        move = lambda t: t.to(device, non_blocking=non_blocking)  # noqa: E731
+        """The batch on ``device``; ``non_blocking`` copies host tensors to a GPU through pinned memory without
+        waiting for the GPU's queued work (``metareg.transfer.to_device``)."""
+        from metareg.transfer import to_device
+
+        move = (lambda t: to_device(t, device)) if non_blocking else (lambda t: t.to(device))  # noqa: E731
         return dataclasses.replace(
             self,
             support_x=move(self.support_x),
