@@ -68,20 +68,39 @@ def per_task(fn: Callable, vectorize: bool, *batched: torch.Tensor):
     return torch.stack(outs)
 
 
-def resolve_vectorize(setting: str, module: nn.Module, device: torch.device) -> bool:
+def resolve_vectorize(setting: str, module: nn.Module, device: torch.device, shared_weights: bool = False) -> bool:
     """``vmap`` (True) or ``loop`` (False) for ``vectorize=auto``, for learners without a grouped path.
 
     vmapped convolutions with per-task weights were measured ~2x slower than a per-task loop on CPU (issue 8's
-    baseline numbers: Conv4 5-way 1-shot, 2 cores), while on GPU and for MLPs the batched path wins. ``vmap`` and
-    ``loop`` force a strategy.
+    baseline numbers: Conv4 5-way 1-shot, 2 cores), while on GPU and for MLPs the batched path wins. When every
+    task uses the same weights (``shared_weights``: CAVIA adapts only a context vector) vmap turns the per-task
+    convolutions into ordinary batched ones, and it measured faster than the loop on the CPU too
+    (docs/performance.md), so ``auto`` picks it. ``vmap`` and ``loop`` force a strategy.
     """
     if setting not in ("auto", "vmap", "loop"):
         from metareg.errors import ConfigError
 
         raise ConfigError(f"vectorize must be auto, vmap or loop, got {setting!r}")
+    if setting == "vmap":
+        _require_vmap(module)
     if setting != "auto":
         return setting == "vmap"
-    return device.type != "cpu" or not _has_conv(module)
+    return _vmap_ok(module) and (shared_weights or device.type != "cpu" or not _has_conv(module))
+
+
+def _vmap_ok(module: nn.Module) -> bool:
+    """False when ``module`` holds a backbone that declares ``supports_vmap = False``: vmap would not give it the
+    per-task results a loop gives, so no strategy may batch it with vmap."""
+    return all(getattr(type(m), "supports_vmap", True) for m in module.modules())
+
+
+def _require_vmap(module: nn.Module) -> None:
+    if not _vmap_ok(module):
+        from metareg.errors import ConfigError
+
+        names = sorted({type(m).__name__ for m in module.modules() if not getattr(type(m), "supports_vmap", True)})
+        raise ConfigError(f"vectorize=vmap: backbone {', '.join(names)} declares supports_vmap = False (vmap would "
+                          f"not treat each task on its own); use vectorize=loop or auto")
 
 
 def _has_conv(module: nn.Module) -> bool:
@@ -106,7 +125,8 @@ def resolve_strategy(setting: str, backbone: nn.Module, device: torch.device) ->
     ``auto`` on the CPU: grouped when the backbone offers ``task_layers`` (measured by ``python -m benchmarks.perf``
     faster than both vmap and the per-task loop for MLP and Conv4, see docs/performance.md), else a per-task loop
     for convolutional backbones and vmap for the rest. On a GPU: vmap, the design's default, until the harness has
-    been run on one.
+    been run on one. A backbone that declares ``supports_vmap = False`` never runs under vmap: ``auto`` picks
+    grouped or the loop for it, and ``vmap`` is a config error.
     """
     if setting not in ("auto", "vmap", "loop", "grouped"):
         from metareg.errors import ConfigError
@@ -118,13 +138,15 @@ def resolve_strategy(setting: str, backbone: nn.Module, device: torch.device) ->
 
         raise ConfigError(f"vectorize=grouped needs a backbone with task_layers() (conv4 without a context has "
                           f"them); {type(backbone).__name__} here has none: use vmap or loop")
+    if setting == "vmap":
+        _require_vmap(backbone)
     if setting != "auto":
         return setting
-    if device.type != "cpu":
+    if device.type != "cpu" and _vmap_ok(backbone):
         return "vmap"
     if grouped_ok:
         return "grouped"
-    return "loop" if _has_conv(backbone) else "vmap"
+    return "loop" if _has_conv(backbone) or not _vmap_ok(backbone) else "vmap"
 
 
 # --- the grouped strategy: every task at once, per-task weights stacked on a leading task dimension ---------------

@@ -32,7 +32,7 @@ def metareg_register_backbones(register):
     A backbone class subclasses :class:`metareg.Backbone` (an ``nn.Module``): it has a kebab-case ``name``, a
     ``Config`` dataclass, the constructor ``__init__(self, input_shape, config, context_dim=0)`` and
     ``forward(x, context=None) -> features`` of shape ``[N, self.feature_dim]``. Batch norm, if any, must use the
-    current batch's statistics (see :class:`metareg.contracts.backbone.TaskBatchNorm`) so the batched meta-learners
+    current batch's statistics (see :class:`metareg.layers.TaskBatchNorm`) so the batched meta-learners
     stay exact under ``vmap``. ``context`` (a ``[context_dim]`` vector) is how CAVIA-style learners condition the
     network; a backbone that cannot take it sets ``supports_context = False``.
 

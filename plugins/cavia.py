@@ -103,7 +103,7 @@ class CAVIA(metareg.MetaLearner):
         return adapted["context"], before
 
     def _vectorize(self) -> bool:
-        return resolve_vectorize(self.config.vectorize, self, next(self.parameters()).device)
+        return resolve_vectorize(self.config.vectorize, self, next(self.parameters()).device, shared_weights=True)
 
     def meta_loss(self, batch):
         steps, first_order = self.config.inner_steps, self.config.first_order
