@@ -168,6 +168,11 @@ class Section:
         return HIGHER_IS_BETTER.get(self.metric or "")
 
     @property
+    def has_domain_accuracy(self) -> bool:
+        """Whether any row reports a domain accuracy (then the section shows that column)."""
+        return any(e.domain_accuracy is not None for e in self.entries)
+
+    @property
     def title(self) -> str:
         return self.benchmark + (f" [{self.settings}]" if self.settings else "")
 

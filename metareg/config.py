@@ -83,13 +83,19 @@ def load_yaml(path: str | Path) -> list[Setting]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
+    return _flatten(read_mapping(path, "config file", "hold a mapping of sections (run, train, learner, ...)"))
+
+
+def read_mapping(path: str | Path, what: str, expected: str) -> dict:
+    """A YAML file's top-level mapping; errors name the file as ``what`` (``"suite file"``) and say it must
+    ``expected`` (``"be a mapping with keys ..."``)."""
     try:
         data = OmegaConf.to_container(OmegaConf.load(path))
     except Exception as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+        raise ConfigError(f"{what} {str(path)!r} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a mapping of sections (run, train, learner, ...)")
-    return _flatten(data)
+        raise ConfigError(f"{what} {str(path)!r} must {expected}")
+    return data
 
 
 def _flatten(data: dict, prefix: str = "") -> list[Setting]:

@@ -81,25 +81,25 @@ def resolve_vectorize(setting: str, module: nn.Module, device: torch.device, sha
         from metareg.errors import ConfigError
 
         raise ConfigError(f"vectorize must be auto, vmap or loop, got {setting!r}")
+    refusers = _vmap_refusers(module)
     if setting == "vmap":
-        _require_vmap(module)
+        _require_vmap(refusers)
     if setting != "auto":
         return setting == "vmap"
-    return _vmap_ok(module) and (shared_weights or device.type != "cpu" or not _has_conv(module))
+    return not refusers and (shared_weights or device.type != "cpu" or not _has_conv(module))
 
 
-def _vmap_ok(module: nn.Module) -> bool:
-    """False when ``module`` holds a backbone that declares ``supports_vmap = False``: vmap would not give it the
-    per-task results a loop gives, so no strategy may batch it with vmap."""
-    return all(getattr(type(m), "supports_vmap", True) for m in module.modules())
+def _vmap_refusers(module: nn.Module) -> list[str]:
+    """The class names of the backbones in ``module`` that declare ``supports_vmap = False``: vmap would not give
+    them the per-task results a loop gives, so no strategy may batch them with vmap."""
+    return sorted({type(m).__name__ for m in module.modules() if not getattr(type(m), "supports_vmap", True)})
 
 
-def _require_vmap(module: nn.Module) -> None:
-    if not _vmap_ok(module):
+def _require_vmap(refusers: list[str]) -> None:
+    if refusers:
         from metareg.errors import ConfigError
 
-        names = sorted({type(m).__name__ for m in module.modules() if not getattr(type(m), "supports_vmap", True)})
-        raise ConfigError(f"vectorize=vmap: backbone {', '.join(names)} declares supports_vmap = False (vmap would "
+        raise ConfigError(f"vectorize=vmap: backbone {', '.join(refusers)} declares supports_vmap = False (vmap would "
                           f"not treat each task on its own); use vectorize=loop or auto")
 
 
@@ -138,15 +138,16 @@ def resolve_strategy(setting: str, backbone: nn.Module, device: torch.device) ->
 
         raise ConfigError(f"vectorize=grouped needs a backbone with task_layers() (conv4 without a context has "
                           f"them); {type(backbone).__name__} here has none: use vmap or loop")
+    refusers = _vmap_refusers(backbone)
     if setting == "vmap":
-        _require_vmap(backbone)
+        _require_vmap(refusers)
     if setting != "auto":
         return setting
-    if device.type != "cpu" and _vmap_ok(backbone):
+    if device.type != "cpu" and not refusers:
         return "vmap"
     if grouped_ok:
         return "grouped"
-    return "loop" if _has_conv(backbone) or not _vmap_ok(backbone) else "vmap"
+    return "loop" if _has_conv(backbone) or refusers else "vmap"
 
 
 # --- the grouped strategy: every task at once, per-task weights stacked on a leading task dimension ---------------

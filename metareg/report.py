@@ -47,7 +47,7 @@ def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
     higher = section.higher_is_better
     arrow = {True: " ↑", False: " ↓"}.get(higher, "")
     with_settings = any(e.settings for e in section.entries)
-    with_domain = any(e.domain_accuracy is not None for e in section.entries)
+    with_domain = section.has_domain_accuracy
     header = ["rank", "learner", "backbone", "adversary", "generator"] + (["settings"] if with_settings else []) + [
         f"{section.metric or 'metric'}{arrow} (mean ± 95% CI)", "n", "baseline", "Δ vs baseline", "runs", "failed",
         "wall s/run"] + ([DOMAIN_HEADER] if with_domain else [])
@@ -86,7 +86,7 @@ def section_note(section: Section) -> str:
             f"learner with no adversary and no generator; Δ = mean − baseline mean. Bold: best in its column."
             + (" Domain acc.: the adversary's domain discriminator on source against target features over the last "
                "quarter of meta-training, mean over seeds (0.5: the domains are indistinguishable)."
-               if any(e.domain_accuracy is not None for e in section.entries) else ""))
+               if section.has_domain_accuracy else ""))
 
 
 def failures(section: Section) -> list[tuple[Entry, str]]:

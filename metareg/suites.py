@@ -25,9 +25,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
-from metareg.config import _flatten
+from metareg.config import _flatten, read_mapping
 from metareg.errors import ConfigError
 from metareg.grid import AXES, Block, parse_list, parse_seeds
 
@@ -86,12 +84,7 @@ def find_suite(name: str) -> Path:
 def load_suite(name: str) -> Suite:
     """The suite called ``name`` (or at that path), checked key by key."""
     path = find_suite(name)
-    try:
-        data = OmegaConf.to_container(OmegaConf.load(path))
-    except Exception as exc:
-        raise ConfigError(f"suite file {str(path)!r} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"suite file {str(path)!r} must be a mapping with keys {', '.join(SUITE_KEYS)}")
+    data = read_mapping(path, "suite file", f"be a mapping with keys {', '.join(SUITE_KEYS)}")
     _check_keys(data, SUITE_KEYS, f"suite {str(path)!r}")
     if "grid" not in data:
         raise ConfigError(f"suite {str(path)!r} has no 'grid': list the learners, benchmarks, ... it compares")

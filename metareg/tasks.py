@@ -12,6 +12,8 @@ from typing import Literal, Mapping, Sequence
 
 import torch
 
+from metareg.transfer import to_device
+
 TaskKind = Literal["classification", "regression"]
 SPLITS = ("train", "val", "test")
 
@@ -49,8 +51,6 @@ class TaskBatch:
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "TaskBatch":
         """The batch on ``device``; ``non_blocking`` copies host tensors to a GPU through pinned memory without
         waiting for the GPU's queued work (``metareg.transfer.to_device``)."""
-        from metareg.transfer import to_device
-
         move = (lambda t: to_device(t, device)) if non_blocking else (lambda t: t.to(device))  # noqa: E731
         return dataclasses.replace(
             self,
