@@ -27,6 +27,7 @@ from typing import Any, Iterable, Optional
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from metareg.clipping import check_clip
 from metareg.errors import ConfigError, IncompatibleError
 from metareg.registry import PartInfo, Registry
 
@@ -58,6 +59,8 @@ class TrainSection:
     test_tasks: int = 600  # the papers' protocol: mean and 95% CI over >= 600 test episodes
     eval_batch_size: int = 50  # tasks per batched evaluation step
     target_batch_size: int = 64  # unlabelled target inputs per outer update (adversaries only)
+    grad_clip: str = "none"  # none | value | norm | task_value: how the outer gradient is clipped (metareg.clipping)
+    grad_clip_max: float = 10.0  # the bound: per element (value, task_value) or of the global L2 norm (norm)
 
 
 Setting = tuple[str, Any]
@@ -173,8 +176,8 @@ def resolve(
     layered: list[tuple[str, Setting]] = [("benchmark train_defaults", (f"train.{k}", v))
                                           for k, v in benchmark.cls.train_defaults.items()]
     for section, info in selection.items():
-        preset = info.cls.presets.get(kind, {})
-        layered += [(f"{section} {info.name!r} preset", (f"{section}.{info.name}.{k}", v)) for k, v in preset.items()]
+        source = f"{section} {info.name!r} preset"
+        layered += [(source, s) for s in _preset_settings(cfg, selection, section, info, kind)]
     layered += [("user", s) for s in settings if not s[0].startswith("run.")]
     for source, (key, value) in layered:
         _check_key(cfg, key, selection, source)
@@ -185,8 +188,33 @@ def resolve(
             raise ConfigError(
                 f"config key {key!r}{_owner(key, selection)}: value {value!r} is not a valid {expected}"
             ) from None
+    check_clip(cfg.train.grad_clip, cfg.train.grad_clip_max)
     OmegaConf.set_readonly(cfg, True)
     return cfg, selection
+
+
+def _preset_settings(cfg: DictConfig, selection: Selection, section: str, info: PartInfo, kind: str) -> list[Setting]:
+    """A part's preset for ``kind`` as full keys.
+
+    A plain key is the part's own setting (``inner_lr`` -> ``learner.cavia.inner_lr``). A dotted key reaches another
+    section, because a method's reference settings are not all its own: ``train.grad_clip`` sets the loop's
+    setting, and ``backbone.init`` the run's chosen backbone's ``init`` (whichever backbone that is), applied only
+    when that part has such a setting, since a third-party backbone need not. The layering order (benchmark,
+    backbone, learner, adversary, generator) lets a learner's preset override a backbone's own.
+    """
+    out: list[Setting] = []
+    for key, value in info.cls.presets.get(kind, {}).items():
+        if "." not in key:
+            out.append((f"{section}.{info.name}.{key}", value))
+            continue
+        target, leaf = key.split(".", 1)
+        if target not in PART_SECTIONS:
+            out.append((key, value))
+            continue
+        chosen = getattr(selection, target)
+        if chosen is not None and leaf in cfg[target][chosen.name]:
+            out.append((f"{target}.{chosen.name}.{leaf}", value))
+    return out
 
 
 def _task_kind(benchmark: PartInfo) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from metareg.clipping import backward_clipped, check_clip
 from metareg.config import Selection, config_hash, part_config, to_container
 from metareg.contracts.generator import call_accepted
 from metareg.errors import ConfigError, IncompatibleError
@@ -90,6 +91,7 @@ class Run:
         self.device = resolve_device(cfg.run.device)
         self.seed = int(cfg.run.seed)
         self.hash = config_hash(cfg, selection)
+        check_clip(cfg.train.grad_clip, cfg.train.grad_clip_max)
         self.parts = {s: (getattr(selection, s).name if getattr(selection, s) else None)
                       for s in ("benchmark", "backbone", "learner", "adversary", "generator")}
         torch.manual_seed(seed_hash(self.seed, "init"))
@@ -183,15 +185,15 @@ class Run:
         for it in range(1, t.meta_iterations + 1):
             batch = self._batch("train", t.meta_batch_size, train_gen)
             out = self.learner.meta_loss(batch)
-            loss = out.loss
             metrics = dict(out.metrics)
+            adv_loss = None
             if self.adversary is not None:
                 adv = self._adversary_loss(batch, target_gen, (it - 1) / max(1, t.meta_iterations - 1))
-                loss = loss + adv.loss
+                adv_loss = adv.loss
                 metrics.update({f"adversary_{k}": v for k, v in adv.metrics.items()})
                 metrics["adversary_loss"] = adv.loss.detach()
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            backward_clipped(params, out.loss, t.grad_clip, t.grad_clip_max, out.task_losses, adv_loss)
             optimiser.step()
             running += out.loss.detach()
             for k, v in metrics.items():
@@ -220,12 +222,22 @@ class Run:
             self._load_state(best_state)
 
     def _adversary_loss(self, batch: TaskBatch, generator: torch.Generator, progress: float):
+        """The adversary's loss on source and target features, each domain normalised on its own.
+
+        Source features are those of whole episodes of the meta-batch, each episode's support and query inputs in
+        one ``learner.features`` call (so batch norm sees one episode, as when the learner embeds or adapts to a
+        task), as many episodes as it takes to give ``target_batch_size`` inputs, of which that many are drawn at
+        random. Target features are one ``learner.features`` call on ``target_batch_size`` pool inputs. Never one
+        call on a mix: batch norm would then normalise with statistics of both domains, a regime no prediction
+        is made in (a target test episode is normalised with its own statistics).
+        """
         n = self.cfg.train.target_batch_size
         target = to_device(self.benchmark.target_pool(n, generator), self.device)
-        source = torch.cat([batch.support_x.flatten(0, 1), batch.query_x.flatten(0, 1)])
+        episodes = torch.cat([batch.support_x, batch.query_x], 1)  # [T, S + Q, *input]
+        used = min(len(episodes), -(-n // episodes.shape[1]))
+        source = torch.cat([self.learner.features(episode) for episode in episodes[:used]])
         pick = to_device(torch.randperm(source.shape[0], generator=generator)[:n], self.device)
-        features = self.learner.features(torch.cat([source[pick], target]))
-        return self.adversary(features[: len(pick)], features[len(pick):], progress)
+        return self.adversary(source[pick], self.learner.features(target), progress)
 
     def _metric(self) -> tuple[str, bool]:
         return ("accuracy", True) if self.spec.kind == "classification" else ("mse", False)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import metareg
-from metareg.layers import TaskBatchNorm
+from metareg.layers import TaskBatchNorm, check_init, kaiming_init
 
 
 class MLP(metareg.Backbone):
@@ -16,6 +16,8 @@ class MLP(metareg.Backbone):
 
     Config:
         hidden: widths of the hidden layers; the last is the feature size (MAML's sinusoid network is 40-40).
+        init: ``torch`` (PyTorch's defaults, as the MAML and CAVIA regression references use) or ``kaiming``
+            (He-uniform for ReLU, zero biases).
 
     References: Finn et al. 2017, "Model-Agnostic Meta-Learning", Sec. 5.1 (sinusoid: 2 hidden layers of 40 ReLU).
     """
@@ -25,11 +27,13 @@ class MLP(metareg.Backbone):
     @dataclass
     class Config:
         hidden: list[int] = field(default_factory=lambda: [40, 40])
+        init: str = "torch"
 
     def __init__(self, input_shape, config, context_dim=0):
         super().__init__(input_shape, config, context_dim)
         if not config.hidden:
             raise metareg.ConfigError("backbone.mlp.hidden needs at least one layer width, e.g. [40, 40]")
+        check_init(config.init, "backbone.mlp.init")
         layers: list[nn.Module] = []
         width = math.prod(self.input_shape) + context_dim
         for h in config.hidden:
@@ -37,6 +41,10 @@ class MLP(metareg.Backbone):
             width = h
         self.net = nn.Sequential(*layers)
         self.feature_dim = width
+        if config.init == "kaiming":
+            for layer in self.net:
+                if isinstance(layer, nn.Linear):
+                    kaiming_init(layer, "relu")
 
     def task_layers(self):
         """The layers in the order ``forward`` applies them to flattened inputs, so a learner can run every task
@@ -61,6 +69,10 @@ class Conv4(metareg.Backbone):
     Config:
         channels: filters per conv layer (64 in MAML, ProtoNet, CAVIA).
         film_block: the block (1-4) whose features a context modulates, when the learner asks for one (CAVIA: 3).
+        init: ``torch`` (PyTorch's defaults) or ``kaiming``: He-uniform conv weights for ReLU with zero biases, and
+            He-uniform FiLM weights for a linear output (its bias left at PyTorch's default), as CAVIA's reference
+            (``classification/models.py``, ``--nn_initialisation kaiming``); CAVIA's classification preset picks
+            it. Batch norm starts at scale 1, shift 0 either way.
 
     References: Vinyals et al. 2016; Finn et al. 2017 (Sec. 5.2); Snell et al. 2017; Zintgraf et al. 2019 (FiLM).
     """
@@ -71,9 +83,11 @@ class Conv4(metareg.Backbone):
     class Config:
         channels: int = 64
         film_block: int = 3
+        init: str = "torch"
 
     def __init__(self, input_shape, config, context_dim=0):
         super().__init__(input_shape, config, context_dim)
+        check_init(config.init, "backbone.conv4.init")
         if len(self.input_shape) != 3:
             raise metareg.IncompatibleError(
                 f"backbone 'conv4' needs image inputs (channels, height, width), got input shape {self.input_shape}"
@@ -97,6 +111,11 @@ class Conv4(metareg.Backbone):
         self.blocks = nn.ModuleList(blocks)
         self.film = nn.Linear(context_dim, 2 * config.channels) if context_dim else None
         self.feature_dim = config.channels * h * w
+        if config.init == "kaiming":
+            for block in self.blocks:
+                kaiming_init(block[0], "relu")
+            if self.film is not None:
+                kaiming_init(self.film, "linear", zero_bias=False)
 
     def task_layers(self):
         """The layers in the order ``forward`` applies them (then a flatten), so a learner can run every task at

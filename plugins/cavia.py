@@ -9,6 +9,7 @@ from torch import nn
 
 import metareg
 from metareg.functional import per_task, resolve_vectorize, sgd_steps, task_loss
+from metareg.layers import check_init, kaiming_init
 
 
 class CAVIA(metareg.MetaLearner):
@@ -36,14 +37,27 @@ class CAVIA(metareg.MetaLearner):
         test_inner_steps: inner steps at meta-test (paper: 1 sine, 2 mini-ImageNet: the same as in training).
         first_order: do not differentiate through the inner steps (the reference code's ``--first_order``).
         vectorize: auto | vmap | loop.
+        init: the head's initialisation, ``torch`` (PyTorch's default, the regression reference's) or ``kaiming``
+            (He-uniform for a linear output, zero bias: the classification reference's ``fc1``).
+
+    Presets (the reference's settings, ``classification/arguments.py`` and ``regression/arguments.py``):
+        classification: 100 context parameters, 2 inner steps at lr 1.0 in training and at test; Kaiming
+            initialisation of the head (``init``) and of the backbone (``backbone.init``: conv weights for ReLU with
+            zero biases, FiLM weights for a linear output), as ``--nn_initialisation kaiming``; the averaged
+            meta-gradient clamped elementwise to [-10, 10] (``train.grad_clip=value``, ``classification/main.py``).
+        regression: 5 context parameters at the input, 1 step at lr 1.0, PyTorch's default initialisation (the
+            regression reference resets nothing), and each task's meta-gradient clamped to [-10, 10] before
+            averaging (``train.grad_clip=task_value``, ``regression/cavia.py``).
 
     References:
         Zintgraf, Shiarlis, Kurin, Hofmann, Whiteson. "Fast Context Adaptation via Meta-Learning". ICML 2019.
         Table 1 (sine regression, CAVIA vs MAML), Table 3 (mini-ImageNet 5-way 1-shot 51.82%, 5-shot 65.85% with
-        512 filters; 47.24% / 59.05% with 32). Differences from the reference code: it clips each task's
-        meta-gradient to [-10, 10] before averaging, which the engine's single backward pass does not do; its FiLM
-        is γ·h + β after batch norm and pooling, where Conv4 here applies (1 + γ)·h + β after batch norm and before
-        pooling (the same thing for γ > −1, since max-pooling commutes with an increasing map).
+        512 filters; 47.24% / 59.05% with 32). Differences from the reference code: its FiLM is γ·h + β after
+        batch norm and pooling, where Conv4 here applies (1 + γ)·h + β after batch norm and before pooling (the
+        same function family for γ > −1, since max-pooling commutes with an increasing map; but at a zero context
+        the reference's γ is the FiLM bias, about ±0.1, where here the block starts as the identity); the
+        reference decays its meta learning rate (``--lr_meta_decay``), the engine's Adam keeps it constant; and
+        the reference's 16 tasks per meta-batch and 60,000 updates are the benchmark's budget here.
 
     Example:
         metareg bench --learner cavia --benchmark sinusoid learner.cavia.context_dim=5
@@ -61,8 +75,14 @@ class CAVIA(metareg.MetaLearner):
         test_inner_steps: int = 1
         first_order: bool = False
         vectorize: str = "auto"
+        init: str = "torch"
 
-    presets = {"classification": {"context_dim": 100, "inner_lr": 1.0, "inner_steps": 2, "test_inner_steps": 2}}
+    presets = {
+        "classification": {"context_dim": 100, "inner_lr": 1.0, "inner_steps": 2, "test_inner_steps": 2,
+                           "init": "kaiming", "backbone.init": "kaiming",
+                           "train.grad_clip": "value", "train.grad_clip_max": 10.0},
+        "regression": {"train.grad_clip": "task_value", "train.grad_clip_max": 10.0},
+    }
 
     @classmethod
     def context_size(cls, config) -> int:
@@ -80,7 +100,10 @@ class CAVIA(metareg.MetaLearner):
                 f"learner 'cavia' needs a backbone built with context_dim={config.context_dim} "
                 f"(CAVIA.context_size(config)), got one with context_dim={getattr(backbone, 'context_dim', 0)}"
             )
+        check_init(config.init, "learner.cavia.init")
         self.head = nn.Linear(backbone.feature_dim, spec.n_outputs)
+        if config.init == "kaiming":
+            kaiming_init(self.head, "linear")
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.backbone(x, context))
@@ -117,7 +140,7 @@ class CAVIA(metareg.MetaLearner):
         metrics = {"context_norm": out[1].detach().mean()}
         if len(out) > 2:
             metrics["pre_update_support_loss"] = out[2].detach().mean()
-        return metareg.LearnerOutput(out[0].mean(), metrics)
+        return metareg.LearnerOutput(out[0].mean(), metrics, task_losses=out[0])
 
     def predict(self, batch):
         steps = self.config.test_inner_steps

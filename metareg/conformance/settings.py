@@ -14,7 +14,8 @@ from metareg.conformance.clauses import Broken
 def part_config(cls: type, kind: str | None, overrides: dict | None = None) -> object:
     """An instance of ``cls.Config``; ``Broken`` names any preset, ``check_config`` or override key it lacks."""
     fields = {f.name for f in dataclasses.fields(cls.Config)}
-    layers = [("presets", cls.presets.get(kind, {}) if kind else {}),
+    own_presets = {k: v for k, v in (cls.presets.get(kind, {}) if kind else {}).items() if "." not in k}
+    layers = [("presets", own_presets),  # a dotted preset key sets another section (metareg.config)
               ("check_config", getattr(cls, "check_config", {}) or {}),
               ("overrides", overrides or {})]
     values: dict = {}

@@ -15,10 +15,16 @@ from metareg.tasks import TaskBatch, TaskSpec
 
 @dataclass
 class LearnerOutput:
-    """``loss`` is differentiable w.r.t. the learner's parameters; ``metrics`` are detached scalars for logging."""
+    """``loss`` is differentiable w.r.t. the learner's parameters; ``metrics`` are detached scalars for logging.
+
+    ``task_losses`` (optional, ``[tasks]``, differentiable, ``loss`` their mean) lets the engine clip each task's
+    meta-gradient before averaging (``train.grad_clip=task_value``, CAVIA's regression reference); a learner
+    without it works with every other clipping form.
+    """
 
     loss: torch.Tensor
     metrics: dict[str, torch.Tensor] = field(default_factory=dict)
+    task_losses: torch.Tensor | None = None
 
 
 class MetaLearner(Part, nn.Module, ABC):
@@ -52,5 +58,10 @@ class MetaLearner(Part, nn.Module, ABC):
         """Adapt to each task's support set and predict its queries: ``[tasks, queries, n_outputs]``."""
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Meta-parameter features of raw inputs ``[N, *input_shape]``; what an adversary aligns across domains."""
+        """Meta-parameter features of raw inputs ``[N, *input_shape]``; what an adversary aligns across domains.
+
+        The engine calls it on one domain's inputs at a time, never on a mix of source and target, so a backbone
+        with per-batch statistics (batch norm) normalises each domain on its own, as when the learner predicts:
+        once per source episode (support and query together) and once per batch of target inputs.
+        """
         return self.backbone(x)

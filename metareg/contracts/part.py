@@ -16,7 +16,10 @@ class Part:
     ``name`` is the part's kebab-case name on the command line and in results; ``Config`` is a dataclass whose
     fields (with defaults) become the omegaconf namespace ``<family>.<name>``. ``presets`` maps a task kind to
     overrides of ``Config`` that the paper uses for that kind (e.g. MAML's inner lr 0.01 for regression, 0.4 for
-    classification); user config always wins over presets.
+    classification); user config always wins over presets. A dotted preset key sets another section, for the
+    settings of a method that are not its own part's: ``"train.grad_clip": "value"`` the loop's outer-gradient
+    clipping, ``"backbone.init": "kaiming"`` the chosen backbone's ``init`` when it has that setting (CAVIA's
+    reference initialisation and clipping are set this way).
 
     ``check_config`` holds overrides of ``Config`` that make a small, fast instance for the runtime contract checks
     (``metareg.testing.check_plugin``, ``metareg plugins --check``), e.g. a few training iterations instead of
