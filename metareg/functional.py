@@ -241,12 +241,16 @@ def embed_tasks(backbone: nn.Module, batch, vectorize: str = "auto") -> tuple[to
     return features[:, :s], features[:, s:]
 
 
-def class_means(features: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
+def class_means(features: torch.Tensor, labels: torch.Tensor, n_way: int,
+                weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean feature of each class: ``features [T, S, F]``, ``labels [T, S]`` -> ``[T, n_way, F]``.
 
     Row c is a function of class c's support features only (a class with no support sample gets zeros); ProtoNet's
-    prototypes and Versa's amortisation inputs are both this.
+    prototypes and Versa's amortisation inputs are both this. With ``weights [T, S]`` (``TaskBatch.support_weight``)
+    it is the weighted mean, so a generated sample of weight w counts w times as much as a real one.
     """
     one_hot = F.one_hot(labels, n_way).to(features.dtype)  # [T, S, N]
-    counts = one_hot.sum(1).clamp_min(1).unsqueeze(-1)  # [T, N, 1]
+    if weights is not None:
+        one_hot = one_hot * weights.to(features.dtype).unsqueeze(-1)
+    counts = one_hot.sum(1).clamp_min(1e-12 if weights is not None else 1).unsqueeze(-1)  # [T, N, 1]
     return one_hot.transpose(1, 2) @ features / counts

@@ -85,6 +85,13 @@ def metareg_register_adversaries(register):
     discriminator's accuracy. ``progress`` runs from 0 to 1 over meta-training, for schedules. The adversary's own
     parameters are stepped by the same outer optimiser, so a gradient-reversal layer is how it plays the min-max game.
 
+    Which features it receives: ``learner.features(x)`` (the meta-parameters' backbone features, before any task
+    adaptation), computed one domain at a time so that batch norm normalises them as predictions are normalised.
+    ``source_features`` are ``train.target_batch_size`` rows drawn at random from whole meta-batch episodes, each
+    episode's support and query inputs in one call (as many episodes as give that many rows); ``target_features``
+    are one call on ``train.target_batch_size`` inputs of the benchmark's ``target_pool``. Source and target are
+    never normalised together.
+
     Example::
 
         @metareg.hookimpl

@@ -37,6 +37,11 @@ class TaskSpec:
 class TaskBatch:
     """A batch of tasks: ``support_x [T, S, *input_shape]``, ``support_y [T, S]`` (class ids, long) or
     ``[T, S, n_outputs]`` (regression targets), and the same for the query set.
+
+    ``support_weight [T, S]`` (optional; ``None`` means every sample weighs 1) is how much each support sample
+    counts where a learner pools the support set: a generator's samples can weigh less than real ones (real = 1).
+    ProtoNet's prototypes and Versa's class means are weighted averages; learners that adapt by gradient steps on
+    the support loss ignore it.
     """
 
     support_x: torch.Tensor
@@ -44,6 +49,7 @@ class TaskBatch:
     query_x: torch.Tensor
     query_y: torch.Tensor
     domain: str = "source"
+    support_weight: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.support_x.shape[0]
@@ -58,6 +64,7 @@ class TaskBatch:
             support_y=move(self.support_y),
             query_x=move(self.query_x),
             query_y=move(self.query_y),
+            support_weight=None if self.support_weight is None else move(self.support_weight),
         )
 
     def task(self, i: int) -> "TaskBatch":
@@ -68,10 +75,13 @@ class TaskBatch:
             support_y=self.support_y[i : i + 1],
             query_x=self.query_x[i : i + 1],
             query_y=self.query_y[i : i + 1],
+            support_weight=None if self.support_weight is None else self.support_weight[i : i + 1],
         )
 
-    def with_support(self, support_x: torch.Tensor, support_y: torch.Tensor) -> "TaskBatch":
-        return dataclasses.replace(self, support_x=support_x, support_y=support_y)
+    def with_support(self, support_x: torch.Tensor, support_y: torch.Tensor,
+                     support_weight: torch.Tensor | None = None) -> "TaskBatch":
+        """The batch with another support set; ``support_weight [T, S]`` for it (``None``: every sample weighs 1)."""
+        return dataclasses.replace(self, support_x=support_x, support_y=support_y, support_weight=support_weight)
 
 
 def seed_hash(*coordinates: object) -> int:

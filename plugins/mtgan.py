@@ -43,10 +43,15 @@ class MTGAN(metareg.Generator):
     discriminator weights after ``inner_steps`` Adam GAN steps on domain i; ε = ``meta_step_size`` annealed
     linearly to 0.
 
-    At evaluation (``augment(batch, split="val"|"test")``) with ``adapt_to_task`` a copy of both networks is
-    fine-tuned on the task's support set only (``finetune_steps`` GAN steps, pairs within each class), then generates.
-    While the learner meta-trains (split "train") the meta-trained weights generate directly
-    (``augment_meta_train``), so the learner is trained on support sets of the size it is tested on.
+    Augmenting (``augment(batch, split=...)``): with ``adapt_to_task`` a copy of both networks is fine-tuned on
+    each task's support set only (``finetune_steps`` GAN steps, pairs within each class), then generates; without
+    it the meta-trained weights generate directly. The same holds in every split, so the learner meta-trains on
+    support sets made the way its test support sets are made (size, and whether the generator saw the task).
+    Earlier code fine-tuned the generator at evaluation only, so the learner met at test a kind of generated
+    sample it had never been trained with. Each generated sample carries ``aug_weight`` as its
+    ``TaskBatch.support_weight`` (real samples 1), so where a learner pools the support set (ProtoNet's prototype,
+    Versa's class mean) two generated samples at weight 0.25 move a 1-shot class mean half as far as one more
+    real sample would, instead of making two-thirds of it.
 
     Checkpoint: with a results directory (the engine passes the store's folder) the meta-trained weights are saved
     as ``generators/mtgan-<key>.pt``, key = sha256 of the benchmark's class and config, the task spec, the run seed
@@ -60,9 +65,12 @@ class MTGAN(metareg.Generator):
         meta_step_size: Reptile's ε at the start (annealed linearly to 0).
         batch_size: pairs per GAN step.
         n_aug: generated samples appended per class to every support set.
-        adapt_to_task: fine-tune on each evaluation task's support set before generating.
+        aug_weight: each generated sample's support weight (real samples weigh 1); see docs/generator.md for
+            the measurement behind the default.
+        adapt_to_task: fine-tune on each task's support set before generating, in meta-training and evaluation.
         finetune_steps, finetune_lr: that fine-tuning's GAN steps and learning rate.
-        augment_meta_train: augment the learner's meta-training batches too.
+        augment_meta_train: augment the learner's meta-training batches too (off: the learner trains on real
+            support sets only and meets generated samples first at test).
 
     References:
         Clouâtre & Demers. "FIGR: Few-shot Image Generation with Reptile". arXiv:1901.02199, 2019 (a GAN
@@ -93,6 +101,7 @@ class MTGAN(metareg.Generator):
         meta_step_size: float = 1.0
         batch_size: int = 16
         n_aug: int = 2
+        aug_weight: float = 1.0
         adapt_to_task: bool = True
         finetune_steps: int = 5
         finetune_lr: float = 0.0005
@@ -111,7 +120,8 @@ class MTGAN(metareg.Generator):
                     "inner_steps": c.inner_steps}
         non_negative = {"meta_iterations": c.meta_iterations, "n_aug": c.n_aug,
                         "finetune_steps": c.finetune_steps}
-        rates = {"inner_lr": c.inner_lr, "meta_step_size": c.meta_step_size, "finetune_lr": c.finetune_lr}
+        rates = {"inner_lr": c.inner_lr, "meta_step_size": c.meta_step_size, "finetune_lr": c.finetune_lr,
+                 "aug_weight": c.aug_weight}
         for key, value in positive.items():
             if value < 1:
                 raise metareg.ConfigError(f"generator.mtgan.{key} must be at least 1, got {value}")
@@ -206,7 +216,7 @@ class MTGAN(metareg.Generator):
         if c.n_aug == 0 or (split == "train" and not c.augment_meta_train):
             return batch
         rng = self._rngs.setdefault(split, torch_generator(self.seed, "mtgan", "augment", split))
-        adapt = c.adapt_to_task and split != "train" and c.finetune_steps > 0
+        adapt = c.adapt_to_task and c.finetune_steps > 0
         new_x, new_y = [], []
         for t in range(len(batch)):
             sx, sy = batch.support_x[t], batch.support_y[t]
@@ -214,8 +224,12 @@ class MTGAN(metareg.Generator):
             gx, gy = self.generate(model, sx, sy, c.n_aug, rng)
             new_x.append(gx)
             new_y.append(gy)
-        return batch.with_support(torch.cat([batch.support_x, torch.stack(new_x)], 1),
-                                  torch.cat([batch.support_y, torch.stack(new_y)], 1))
+        generated = torch.stack(new_x)
+        real_weight = batch.support_weight if batch.support_weight is not None else \
+            batch.support_x.new_ones(batch.support_x.shape[:2])
+        weight = torch.cat([real_weight, real_weight.new_full(generated.shape[:2], c.aug_weight)], 1)
+        return batch.with_support(torch.cat([batch.support_x, generated], 1),
+                                  torch.cat([batch.support_y, torch.stack(new_y)], 1), weight)
 
     def finetune(self, x: torch.Tensor, labels: torch.Tensor, rng: torch.Generator, steps: int | None = None,
                  start: GANPair | None = None) -> GANPair:

@@ -9,9 +9,11 @@ import metareg
 from metareg.functional import class_means, embed_tasks, task_loss
 
 
-def prototype_logits(support: torch.Tensor, support_y: torch.Tensor, query: torch.Tensor, n_way: int) -> torch.Tensor:
-    """Negative squared Euclidean distances of ``query [T, Q, F]`` to the class means of ``support [T, S, F]``."""
-    return -torch.cdist(query, class_means(support, support_y, n_way)).pow(2)
+def prototype_logits(support: torch.Tensor, support_y: torch.Tensor, query: torch.Tensor, n_way: int,
+                     support_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Negative squared Euclidean distances of ``query [T, Q, F]`` to the class means of ``support [T, S, F]``
+    (weighted by ``support_weight [T, S]`` when the batch carries one)."""
+    return -torch.cdist(query, class_means(support, support_y, n_way, support_weight)).pow(2)
 
 
 class ProtoNet(metareg.MetaLearner):
@@ -46,7 +48,7 @@ class ProtoNet(metareg.MetaLearner):
 
     def logits(self, batch) -> torch.Tensor:
         support, query = self.embed(batch)
-        return prototype_logits(support, batch.support_y, query, self.spec.n_outputs)
+        return prototype_logits(support, batch.support_y, query, self.spec.n_outputs, batch.support_weight)
 
     def meta_loss(self, batch):
         return metareg.LearnerOutput(task_loss("classification", self.logits(batch), batch.query_y))

@@ -78,9 +78,12 @@ class Versa(metareg.MetaLearner):
     def embed(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         return embed_tasks(self.backbone, batch, self.config.vectorize)
 
-    def classifier(self, support: torch.Tensor, support_y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """q's parameters per class: ``weight_mean``/``weight_log_variance`` ``[T, N, F]``, ``bias_*`` ``[T, N]``."""
-        nu = class_means(support, support_y, self.spec.n_outputs)
+    def classifier(self, support: torch.Tensor, support_y: torch.Tensor,
+                   support_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """q's parameters per class: ``weight_mean``/``weight_log_variance`` ``[T, N, F]``, ``bias_*`` ``[T, N]``.
+
+        ν_c is the (``support_weight``-weighted) mean of class c's support features."""
+        nu = class_means(support, support_y, self.spec.n_outputs, support_weight)
         return {
             "weight_mean": self.weight_mean(nu),
             "weight_log_variance": self.weight_log_variance(nu),
@@ -98,7 +101,7 @@ class Versa(metareg.MetaLearner):
     def sampled_log_probs(self, batch) -> torch.Tensor:
         """Log-softmax of ``samples`` logit draws per query: ``[samples, T, Q, N]``."""
         support, query = self.embed(batch)
-        mean, var = self.logit_moments(query, self.classifier(support, batch.support_y))
+        mean, var = self.logit_moments(query, self.classifier(support, batch.support_y, batch.support_weight))
         noise = torch.randn((self.config.samples, *mean.shape), dtype=mean.dtype, device=mean.device)
         return torch.log_softmax(mean + var.sqrt() * noise, dim=-1)
 
