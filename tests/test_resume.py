@@ -196,16 +196,47 @@ def test_workers_run_cells_in_processes_and_a_killed_worker_fails_only_its_cell(
     assert all(r.device == "cpu" and r.metrics and r.history for r in rows if r.status == "done")
 
 
+SLEEPER = '''
+import os
+import time
+from pathlib import Path
+
+import metareg
+from metareg_plugins.maml import MAML
+
+
+class Sleeper(MAML):
+    """Says it has started meta-training (a marker file), then never finishes: the run is surely mid-way when the
+    test interrupts it, whatever the machine's load."""
+
+    name = "sleeper"
+
+    def meta_loss(self, batch):
+        Path(os.environ["METAREG_TEST_MARKER"]).touch()
+        while True:
+            time.sleep(0.05)
+
+
+@metareg.hookimpl
+def metareg_register_learners(register):
+    register(Sleeper)
+'''
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs POSIX signals")
-def test_an_interrupted_runner_releases_its_claims(tmp_path):
-    store = tmp_path / "store"
-    runner = subprocess.Popen(_bench(store, "--learner", "maml", "--seeds", "0-2", *SLOW), env=_env(),
+def test_an_interrupted_runner_releases_its_claims(metareg_plugin_dist, tmp_path):
+    """The interrupt always lands mid-run: the learner blocks once it has started, so the runner cannot finish
+    first (the earlier version of this test raced a 150-update run and sometimes lost: exit 0)."""
+    metareg_plugin_dist("metareg-sleeper", {"metareg_sleeper": SLEEPER}, {"sleeper": "metareg_sleeper"})
+    store, marker = tmp_path / "store", tmp_path / "started"
+    runner = subprocess.Popen(_bench(store, "--learner", "sleeper", "--seeds", "0-2", *SLOW),
+                              env=dict(_env(), METAREG_TEST_MARKER=str(marker)),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and runner.poll() is None:
-        if (store / "results.sqlite").exists() and Store(store).runs(status="running"):
-            break
+    while time.monotonic() < deadline and runner.poll() is None and not marker.exists():
         time.sleep(0.05)
+    assert marker.exists(), f"the run never started (runner exit code {runner.poll()})"
+    assert [r.status for r in Store(store).runs()] == ["running"]
     runner.send_signal(signal.SIGINT)
     assert runner.wait(timeout=120) != 0
     assert Store(store).runs(status="running") == []
