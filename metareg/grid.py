@@ -131,7 +131,11 @@ class PlannedCell:
 
 def cell_label(parts: dict[str, str | None], seed: int | None = None) -> str:
     """``maml on digits-shift + dann (seed 0)``: how progress lines and messages name a cell."""
-    text = f"{parts.get('learner')} on {parts.get('benchmark')}"
+    from metareg.config import RunSection
+
+    learner = parts.get("learner") or RunSection.learner
+    benchmark = parts.get("benchmark") or f"the default benchmark ({RunSection.benchmark})"
+    text = f"{learner} on {benchmark}"
     for section in ("adversary", "generator"):
         if parts.get(section):
             text += f" + {parts[section]}"
@@ -257,3 +261,32 @@ def _resolve_cell(registry: Registry, settings: tuple[Setting, ...],
 def _selector_label(selectors: dict[str, Any]) -> str:
     parts = {k: (None if str(v).lower() == "none" else v) for k, v in selectors.items()}
     return cell_label(parts)
+
+
+#: the benchmark a bare selector gets when it asks for an adversary or a generator, by what the learner handles:
+#: both have a target domain (an adversary needs one; a generator is made for a shift)
+SHIFT_DEFAULTS = {"classification": "digits-shift", "regression": "sinusoid-shift"}
+
+
+def with_shift_default(registry: Registry, axes: dict[str, tuple]) -> tuple[list[dict[str, tuple]], str | None]:
+    """Axes completed with a benchmark that can run what was asked, and the one line that says so.
+
+    Why: with no ``--benchmark`` the run section's default is ``sinusoid``, which has no target domain, so
+    ``metareg bench --learner maml --adversary dann`` (the project's headline) would have nothing to run. When an
+    adversary or a generator is asked for and no benchmark, each learner gets ``SHIFT_DEFAULTS`` for the first task
+    kind it handles, classification before regression. Otherwise the axes are returned as they are.
+    """
+    from metareg.config import RunSection
+
+    wanted = [v for axis in ("adversary", "generator") for v in axes.get(axis, ()) if str(v).lower() != "none"]
+    if "benchmark" in axes or not wanted:
+        return [axes], None
+    by_benchmark: dict[str, list[str]] = {}
+    for learner in axes.get("learner") or (RunSection.learner,):
+        kinds = registry.get("learner", learner).cls.task_kinds
+        kind = "classification" if "classification" in kinds else kinds[0]
+        by_benchmark.setdefault(SHIFT_DEFAULTS[kind], []).append(learner)
+    out = [{**axes, "learner": tuple(learners), "benchmark": (bench,)} for bench, learners in by_benchmark.items()]
+    chosen = ", ".join(f"{bench} for {', '.join(learners)}" for bench, learners in by_benchmark.items())
+    return out, (f"no --benchmark given and {', '.join(map(str, wanted))} needs a target domain: using {chosen} "
+                 f"(--benchmark chooses another)")

@@ -77,3 +77,31 @@ def test_print_config_shows_resolved_sections(run_cli):
 def test_python_dash_m_and_help_work():
     done = subprocess.run([sys.executable, "-m", "metareg", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "bench" in done.stdout and "plugins" in done.stdout
+
+
+def test_an_adversary_without_a_benchmark_gets_a_shift_benchmark_and_says_so(run_cli):
+    """The headline command: sinusoid (the bare default) has no target domain, so DANN would have nothing to run."""
+    code, out, err = run_cli("bench", "--learner", "maml", "--adversary", "dann", "--json",
+                             "train.meta_iterations=3", "train.val_every=0", "train.test_tasks=4",
+                             "benchmark.digits-shift.image_size=16", "backbone.conv4.channels=4",
+                             "train.meta_batch_size=2")
+    assert code == 0, err
+    [result] = json_lines(out)
+    assert result["parts"]["benchmark"] == "digits-shift" and result["status"] == "done"
+    assert "no --benchmark given" in err and "digits-shift for maml" in err
+    assert "None" not in err
+
+
+def test_a_regression_only_learner_gets_the_regression_shift_benchmark(registry):
+    from metareg.grid import with_shift_default
+
+    [axes], note = with_shift_default(registry, {"learner": ("finetune",), "adversary": ("dann",)})
+    assert axes["benchmark"] == ("sinusoid-shift",) and "sinusoid-shift for finetune" in note
+    assert with_shift_default(registry, {"learner": ("maml",)}) == ([{"learner": ("maml",)}], None)
+    assert with_shift_default(registry, {"adversary": ("none",)})[1] is None
+
+
+def test_a_label_without_a_benchmark_names_the_default_not_none():
+    from metareg.grid import cell_label
+
+    assert cell_label({"learner": "maml", "adversary": "dann"}) == "maml on the default benchmark (sinusoid) + dann"

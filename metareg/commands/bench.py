@@ -66,10 +66,10 @@ def grid_settings(args: argparse.Namespace) -> list:
     return [s for path in args.config for s in load_yaml(path)] + parse_overrides(args.overrides)
 
 
-def grid_blocks(args: argparse.Namespace, default_suite: str | None = DEFAULT_SUITE):
+def grid_blocks(args: argparse.Namespace, default_suite: str | None = DEFAULT_SUITE, registry=None):
     """The grid's blocks and the suite they came from (None for a grid given by selectors alone); with no selector
     and no config file, ``default_suite`` (None: no grid at all, an empty list)."""
-    from metareg.grid import PART_AXES, Block, parse_list, parse_seeds
+    from metareg.grid import PART_AXES, Block, parse_list, parse_seeds, with_shift_default
     from metareg.suites import load_suite
 
     axes = {axis: parse_list(getattr(args, axis), axis) for axis in PART_AXES if getattr(args, axis) is not None}
@@ -79,6 +79,11 @@ def grid_blocks(args: argparse.Namespace, default_suite: str | None = DEFAULT_SU
     if name is None:
         if bare and seeds is None and not args.overrides:
             return [], None
+        if not args.config:
+            product, note = with_shift_default(registry or load_registry(), axes)
+            if note and not getattr(args, "quiet", False):
+                print(note, file=sys.stderr)
+            return [Block({**a, **({"seeds": seeds} if seeds else {})}) for a in product], None
         return [Block({**axes, **({"seeds": seeds} if seeds else {})})], None
     suite = load_suite(name)
     return [block.with_axes(**axes, seeds=seeds) for block in suite.blocks], suite
@@ -96,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from metareg.store import Store
 
     registry = load_registry()
-    blocks, suite = grid_blocks(args)
+    blocks, suite = grid_blocks(args, registry=registry)
     plan = expand(registry, blocks, grid_settings(args), device=args.device)
     if not plan.cells:
         reasons = "; ".join(f"{s.label}: {s.reason}" for s in plan.skipped)
