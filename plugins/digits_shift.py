@@ -12,6 +12,8 @@ from metareg.tasks import ClassPool, split_items
 from metareg_plugins.digits import Digits
 
 SHIFTS = ("rotate", "invert", "noise", "blur", "scale")
+#: what the unlabelled target pool holds: target-domain images of the training classes, or of other classes
+POOL_REGIMES = ("disjoint", "shared")
 
 
 def shift_images(images: torch.Tensor, shifts: list[str], rotation: float, noise_std: float, blur_sigma: float,
@@ -48,15 +50,25 @@ class DigitsShift(Digits):
     held-out classes under a transform (rotation, inversion, noise, blur, shrinking, or several in order).
 
     Meta-training and validation episodes are the source domain's (as in ``digits``). Each target class's images
-    are split in two (``pool_fraction``): one part, without labels, is the unlabelled target pool an adversary
-    sees during meta-training; the other part alone forms the target test episodes. So test episodes use classes
-    never seen in training and samples the adversary never saw.
+    are split in two (``pool_fraction``): the second part alone forms the target test episodes, so test episodes
+    use classes never seen in training. What the unlabelled target pool an adversary sees holds is the ``pool``
+    regime:
+
+    - ``disjoint`` (default): the first part, target-domain images of the *test* classes (not their test samples).
+      Pool and source share no class, so the domain label is confounded with class identity and marginal
+      alignment can erase class information.
+    - ``shared``: the meta-training images of the *training* classes under the same transform, the
+      cross-platform regime (a labelled catalogue on one platform, unlabelled photos of the same products on
+      another) that domain-adversarial theory covers. No test class reaches the pool. The test episodes are the
+      same in both regimes, so the regimes compare on the very same episodes.
 
     Config (beyond ``digits``'):
         shift: the transforms, in order, from rotate, invert, noise, blur, scale.
         rotation: degrees, for rotate.  noise_std: Gaussian noise, for noise.  blur_sigma: pixels, for blur.
         scale: the digit's size relative to the frame, for scale.
-        pool_fraction: share of each target class's images that goes to the unlabelled pool.
+        pool_fraction: share of each target class's images kept out of the test episodes (the ``disjoint``
+            pool; unused in ``shared``).
+        pool: ``disjoint`` or ``shared`` (above).
 
     Example:
         metareg bench --learner protonet --benchmark digits-shift --adversary dann 'benchmark.digits-shift.shift=[invert]'
@@ -72,11 +84,15 @@ class DigitsShift(Digits):
         blur_sigma: float = 1.0
         scale: float = 0.6
         pool_fraction: float = 0.5
+        pool: str = "disjoint"
 
     def __init__(self, config):
         super().__init__(config)
         if not 0 < config.pool_fraction < 1:
             raise metareg.ConfigError("benchmark.digits-shift.pool_fraction must be between 0 and 1")
+        if config.pool not in POOL_REGIMES:
+            raise metareg.ConfigError(f"benchmark.digits-shift.pool must be one of {', '.join(POOL_REGIMES)}, "
+                                      f"got {config.pool!r}")
         target = shift_images(self.images, list(config.shift), config.rotation, config.noise_std,
                               config.blur_sigma, config.scale, config.split_seed)
         pool_idx, test_idx = {}, {}
@@ -85,7 +101,10 @@ class DigitsShift(Digits):
                                                    config.split_seed + 100 + c)
         self.indices["test"], self.indices["pool"] = test_idx, pool_idx
         self.pools["test"] = ClassPool({c: target[i] for c, i in test_idx.items()})
-        self._pool = target[[i for idx in pool_idx.values() for i in idx]]
+        pool_source = self.indices["train"] if config.pool == "shared" else pool_idx
+        self._pool = target[[i for idx in pool_source.values() for i in idx]]
+        #: the indices (into scikit-learn's digits) whose transformed images make the pool, for the split checks
+        self.pool_indices = sorted(i for idx in pool_source.values() for i in idx)
 
     def sample(self, split, n_tasks, generator):
         batch = super().sample(split, n_tasks, generator)

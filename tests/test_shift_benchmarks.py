@@ -61,3 +61,30 @@ def test_sinusoid_shift_tests_on_the_shifted_range():
     assert train.query_y.abs().max() <= 5.0 and test.query_y.abs().amax(1).min() > 4.0
     pool = bench.target_pool(10, torch.Generator().manual_seed(0))
     assert pool.shape == (10, 1)
+
+
+def test_digits_shift_pool_regimes_hold_training_or_other_classes_and_never_test_samples():
+    disjoint = DigitsShift(DigitsShift.Config(pool="disjoint", image_size=16))
+    shared = DigitsShift(DigitsShift.Config(pool="shared", image_size=16))
+    labels = {i: c for split in ("train", "val", "test", "pool") for c, idx in disjoint.indices[split].items()
+              for i in idx}
+    test_samples = {i for idx in disjoint.indices["test"].values() for i in idx}
+    train_classes, test_classes = set(disjoint.indices["train"]), set(disjoint.indices["test"])
+    assert {labels[i] for i in shared.pool_indices} == train_classes  # the cross-platform regime
+    assert {labels[i] for i in disjoint.pool_indices} <= test_classes  # today's regime
+    for bench in (shared, disjoint):
+        assert not set(bench.pool_indices) & test_samples
+        pool = _keys(bench.target_pool(300, torch_generator(0, "target")))
+        all_test = set().union(*(_keys(t) for t in bench.pools["test"].by_class.values()))
+        assert not pool & all_test
+    g = lambda: torch_generator(0, "test")  # noqa: E731
+    assert torch.equal(shared.sample("test", 3, g()).query_x, disjoint.sample("test", 3, g()).query_x)
+
+
+def test_an_unknown_pool_regime_names_the_key_and_the_choices():
+    import pytest
+
+    import metareg
+
+    with pytest.raises(metareg.ConfigError, match="benchmark.digits-shift.pool must be one of disjoint, shared"):
+        DigitsShift(DigitsShift.Config(pool="mixed"))
