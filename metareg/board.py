@@ -185,14 +185,31 @@ class Board:
     footer: dict[str, object]
 
 
-def build_board(rows, plan=None, *, title: str = "metareg leaderboard", description: str = "",
-                store_path: str | Path | None = None) -> Board:
-    """The board of the store's ``rows`` (``RunRow``s); with a ``plan`` (a suite's cells) only its cells, and its
-    unfinished cells as missing. The latest finished run of a config hash counts (a rerun replaces the earlier)."""
-    latest = {}
+def cell_outcomes(rows) -> tuple[dict, dict[str, int]]:
+    """Per config hash, the run that stands for the cell and the number of its failed attempts.
+
+    The latest *successful* run stands for a cell that has one (a later failed ``--rerun`` is counted as a failed
+    attempt beside it, never in its place), else the latest failed one. It is the store's own rule for a cell
+    being done (``Store.claim``), so the board and ``bench --retry-failed`` agree on what is failed.
+    """
+    by_hash: dict[str, list] = {}
     for row in sorted(rows, key=lambda r: r.id):
         if row.status in ("done", "failed"):
-            latest[row.config_hash] = row
+            by_hash.setdefault(row.config_hash, []).append(row)
+    latest, failures = {}, {}
+    for digest, finished in by_hash.items():
+        done = [r for r in finished if r.status == "done"]
+        latest[digest] = done[-1] if done else finished[-1]
+        failures[digest] = sum(r.status == "failed" for r in finished)
+    return latest, failures
+
+
+def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboard", description: str = "",
+                store_path: str | Path | None = None) -> Board:
+    """The board of the store's ``rows`` (``RunRow``s); with a ``plan`` (a suite's cells) only its cells, and its
+    unfinished cells as missing; with ``select`` (a predicate on a row) only the rows it accepts. Each cell shows
+    its run as ``cell_outcomes`` decides (a rerun replaces the earlier), with its failed attempts counted."""
+    latest, failures = cell_outcomes(r for r in rows if select is None or select(r))
     if plan is not None:
         wanted = {cell.hash: cell for cell in plan.cells}
         latest = {h: r for h, r in latest.items() if h in wanted}
@@ -215,8 +232,8 @@ def build_board(rows, plan=None, *, title: str = "metareg leaderboard", descript
                  "adversary": row.adversary, "generator": row.generator}
         entry = entry_for(row.config, parts)
         entry.run_ids.append(row.id)
+        entry.failed += failures[row.config_hash]
         if row.status == "failed":
-            entry.failed += 1
             entry.errors.append(row.error or "")
             continue
         entry.seeds.append(row.seed)
@@ -266,14 +283,18 @@ def _difference(mine: dict, all_configs: list[dict]) -> str:
 
 
 def _label_settings(members: list[Entry]) -> None:
+    """Label rows with the settings that tell apart rows of the same parts, and every row of the section with
+    those same keys (where its config has them), so equal settings always read the same."""
     by_parts: dict[tuple, list[Entry]] = {}
     for entry in members:
         by_parts.setdefault(tuple(sorted((k, str(v)) for k, v in entry.parts.items())), []).append(entry)
+    keys: set[str] = set()
     for same in by_parts.values():
-        if len(same) > 1:
-            configs = [_without(e.config, SEED_PATHS) for e in same]
-            for entry, config in zip(same, configs):
-                entry.settings = _difference(config, configs)
+        flats = [dict(_flatten(_without(e.config, SEED_PATHS))) for e in same]
+        keys |= {k for f in flats for k in f if any(f.get(k) != g.get(k) for g in flats)}
+    for entry in members:
+        own = dict(_flatten(_without(entry.config, SEED_PATHS)))
+        entry.settings = ", ".join(f"{k}={own[k]}" for k in sorted(keys) if k in own)
 
 
 def _rank(section: Section) -> None:

@@ -34,12 +34,17 @@ def _estimate(e: Estimate | None, digits: int = 3) -> str:
     return f"{e.mean:.{digits}f}" + (f" ± {e.ci95:.{digits}f}" if e.ci95 is not None else "")
 
 
-def _best(values: list[float | None], higher: bool | None) -> float | None:
-    """The best of the present values in the given direction; None when fewer than two compete."""
+def _best(values: list[float | None], higher: bool | None, improves: bool = False) -> float | None:
+    """The best of the present values in the given direction, when it is a real best: at least two compete and it
+    beats at least one of them; with ``improves`` (the Δ column) it must also be on the better side of zero.
+    None otherwise, so nothing is bold."""
     present = [v for v in values if v is not None]
     if higher is None or len(present) < 2:
         return None
-    return max(present) if higher else min(present)
+    best = max(present) if higher else min(present)
+    if all(v == best for v in present) or (improves and (best <= 0 if higher else best >= 0)):
+        return None
+    return best
 
 
 def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
@@ -53,7 +58,7 @@ def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
         "wall s/run"] + ([DOMAIN_HEADER] if with_domain else [])
     entries = section.entries
     best_mean = _best([e.estimate.mean if e.estimate else None for e in entries], higher)
-    best_delta = _best([e.delta for e in entries], higher)
+    best_delta = _best([e.delta for e in entries], higher, improves=True)
     best_wall = _best([e.wall_time for e in entries], False)
     rows = []
     for e in entries:

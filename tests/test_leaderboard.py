@@ -211,3 +211,69 @@ def test_leaderboard_without_a_store_or_with_a_bad_format_exits_2(run_cli):
     assert code == 2 and "no results store" in err and "metareg bench" in err
     code, _, err = run_cli("leaderboard", "--format", "pdf")
     assert code == 2 and "--format 'pdf'" in err
+
+
+def test_a_failed_rerun_is_counted_beside_the_success_it_never_replaces(tmp_path):
+    store = Store(tmp_path)
+    config = _config("maml", None, 0)
+    _store_run(store, config, [0.8, 0.9])
+    _store_run(store, config, None)  # a --rerun of the same cell that failed
+    [entry] = build_board(store.runs()).sections[0].entries
+    assert entry.runs == 1 and math.isclose(entry.estimate.mean, 0.85) and entry.failed == 1
+    digest = store.runs()[0].config_hash
+    claim = store.claim(config_hash=digest, parts={}, seed=0, device="cpu", config=config, versions={},
+                        retry_failed=True)
+    assert claim.state == "done"  # and bench --retry-failed agrees: the cell is done
+
+
+def test_leaderboard_selectors_filter_stored_runs_without_defaults(run_cli, tmp_path, monkeypatch):
+    store = Store(tmp_path / "store")
+    _store_run(store, _config("protonet", None, 0, benchmark="glyphs"), [0.5, 0.6])
+    _store_run(store, _config("versa", "dann", 0, benchmark="glyphs"), [0.4, 0.5])
+    _store_run(store, _config("maml", None, 0, benchmark="sinusoid"), [0.3], metric="mse")
+    code, out, err = run_cli("leaderboard", "--benchmark", "glyphs", "--format", "json")
+    assert code == 0, err
+    [section] = json.loads(out)["sections"]
+    assert sorted(r["learner"] for r in section["rows"]) == ["protonet", "versa"]  # no phantom maml row
+    code, out, _ = run_cli("leaderboard", "--benchmark", "glyphs", "--adversary", "none", "--format", "json")
+    assert [r["learner"] for r in json.loads(out)["sections"][0]["rows"]] == ["protonet"]
+    code, out, _ = run_cli("leaderboard", "train.meta_iterations=10", "learner.versa.lr=0.1", "--format", "json")
+    assert sum(len(s["rows"]) for s in json.loads(out)["sections"]) == 3  # settings narrow only when they differ
+    code, out, _ = run_cli("leaderboard", "learner.versa.lr=0.5", "--format", "json")
+    learners = [r["learner"] for s in json.loads(out)["sections"] for r in s["rows"]]
+    assert sorted(learners) == ["maml", "protonet"]  # only versa's rows had the setting, and it differs
+
+
+def test_leaderboard_help_names_no_bench_defaults(capsys):
+    from metareg.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["leaderboard", "--help"])
+    text = capsys.readouterr().out
+    assert "default: maml" not in text and "default: sinusoid" not in text and "default: all" in text
+
+
+def test_only_a_real_best_is_bold(tmp_path):
+    from metareg.report import section_table
+
+    store = Store(tmp_path)
+    for learner, adversary, values in (("maml", None, [0.5, 0.7]), ("maml", "dann", [0.5, 0.7]),
+                                       ("reptile", None, [0.6, 0.8]), ("reptile", "dann", [0.5, 0.7])):
+        _store_run(store, _config(learner, adversary, 0), values)
+    [section] = build_board(store.runs()).sections
+    header, rows = section_table(section)
+    delta = header.index("Δ vs baseline")
+    assert {r[delta].text for r in rows} >= {"+0.000", "-0.100"}
+    assert not any(r[delta].bold for r in rows)  # +0.000 is no improvement, so no Δ is bold
+
+
+def test_equal_settings_read_the_same_on_every_row(tmp_path):
+    store = Store(tmp_path)
+    _store_run(store, _config("maml", "dann", 0), [0.5, 0.6])
+    other = _config("maml", "dann", 0)
+    other["adversary"]["dann"]["weight"] = 2.0
+    _store_run(store, other, [0.5, 0.7])
+    _store_run(store, _config("protonet", "dann", 0), [0.4, 0.6])
+    [section] = build_board(store.runs()).sections
+    labels = {(e.parts["learner"], e.settings) for e in section.entries}
+    assert ("protonet", "adversary.dann.weight=1.0") in labels and ("maml", "adversary.dann.weight=1.0") in labels

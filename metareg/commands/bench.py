@@ -43,11 +43,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return bench
 
 
-def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments that name a grid (shared with ``metareg leaderboard``, so both name the same cells)."""
-    parser.add_argument("--learner", help="meta-learner(s), comma separated (default: maml)")
-    parser.add_argument("--benchmark", help="task source(s) (default: sinusoid)")
-    parser.add_argument("--backbone", help="feature extractor(s) (default: each benchmark's)")
+def add_grid_arguments(parser: argparse.ArgumentParser, filters: bool = False) -> None:
+    """The arguments that name a grid (shared with ``metareg leaderboard``, where without ``--suite`` they filter
+    the stored runs instead: ``filters`` says so in the help, and no axis has a default there)."""
+    if filters:
+        parser.add_argument("--learner", help="only runs of these meta-learner(s), comma separated (default: all)")
+        parser.add_argument("--benchmark", help="only runs on these benchmark(s) (default: all)")
+        parser.add_argument("--backbone", help="only runs with these backbone(s) (default: all)")
+    else:
+        parser.add_argument("--learner", help="meta-learner(s), comma separated (default: maml)")
+        parser.add_argument("--benchmark", help="task source(s) (default: sinusoid)")
+        parser.add_argument("--backbone", help="feature extractor(s) (default: each benchmark's)")
     parser.add_argument("--adversary", help="domain-alignment loss(es), or none (e.g. none,dann)")
     parser.add_argument("--generator", help="support-set generator(s), or none")
     parser.add_argument("--seeds", "--seed", dest="seeds", metavar="SEEDS", help="seeds: 3, 0-4, 0,2,5 (default 0)")

@@ -1,7 +1,8 @@
 """``metareg leaderboard``: the store's runs as a leaderboard (Markdown, HTML with plots, CSV, JSON).
 
-With ``--suite NAME`` (or selectors, as for ``bench``) the board holds exactly that grid's cells, unfinished ones
-shown as missing; with neither, every run in the store.
+With ``--suite NAME`` the board holds exactly that suite's cells, unfinished ones shown as missing. Without it the
+selectors, seeds and ``key=value`` settings filter the stored runs (``metareg.board_select``): a selector left out
+matches every run, a setting narrows only the runs it applies to; with none of them, every run in the store.
 """
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         NAME,
         help="the stored runs as a leaderboard: mean ± 95%% CI per combination, baselines, ranks, plots",
         description="One row per combination (seeds pooled), grouped by benchmark, with its baseline (no adversary, "
-                    "no generator), rank, run counts, failures and wall time. Give --suite (or the selectors and "
-                    "settings the grid was run with) to show exactly that grid.",
+                    "no generator), rank, run counts, failures and wall time. --suite shows exactly that suite's "
+                    "grid; selectors and key=value settings narrow the stored runs shown.",
     )
-    add_grid_arguments(board)
+    add_grid_arguments(board, filters=True)
     board.add_argument("--format", default="md", metavar="FORMATS",
                        help="md, html, csv or json; several comma separated (default md)")
     board.add_argument("--out", metavar="DIR", help="write leaderboard[-SUITE].<format> files here (default: stdout)")
@@ -45,13 +46,15 @@ def run(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise ConfigError(f"no results store at {path}: run `metareg bench` first, or point --store (or "
                           f"METAREG_STORE) at the store the runs went to")
-    blocks, suite = grid_blocks(args, default_suite=None)
-    plan = None
-    if blocks:
+    plan, select, suite = None, None, None
+    if args.suite:
+        blocks, suite = grid_blocks(args, default_suite=None)
         plan = expand(load_registry(), blocks, grid_settings(args))
+    else:
+        select = selected_runs(args)
     title = args.title or ("metareg leaderboard" + (f": {suite.name}" if suite else ""))
     store = Store(path)
-    board = build_board(store.runs(), plan, title=title, description=suite.description if suite else "",
+    board = build_board(store.runs(), plan, select=select, title=title, description=suite.description if suite else "",
                         store_path=store.path)
     if not args.out:
         for fmt in formats:
@@ -65,3 +68,16 @@ def run(args: argparse.Namespace) -> int:
         target.write_text(render(board, fmt), encoding="utf-8")
         print(target)
     return 0
+
+
+def selected_runs(args: argparse.Namespace):
+    """The filter the selectors, ``--seeds`` and settings make, or None when none is given (every run)."""
+    from metareg.board_select import row_filter
+    from metareg.grid import PART_AXES, parse_list, parse_seeds
+
+    axes = {axis: parse_list(getattr(args, axis), axis) for axis in PART_AXES if getattr(args, axis) is not None}
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    settings = grid_settings(args)
+    if not axes and seeds is None and not settings:
+        return None
+    return row_filter(axes, seeds, settings)
