@@ -28,8 +28,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line, with ``key=value`` overrides allowed anywhere among the options.
+
+    argparse gives a ``nargs="*"`` positional one block of words, so ``bench --learner protonet a=1 --adversary dann
+    b=2`` would reject ``b=2``; argparse's ``parse_intermixed_args`` does not support subcommands, so the words
+    left over are taken here: those of the form ``key=value`` join the overrides, anything else is the usual error.
+    """
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        settings = [w for w in extra if "=" in w and not w.startswith("-")]
+        rest = [w for w in extra if w not in settings]
+        if rest or not hasattr(args, "overrides"):
+            parser.error(f"unrecognized arguments: {' '.join(rest or extra)}")
+        args.overrides = list(args.overrides) + settings
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     try:
         return importlib.import_module(f"metareg.commands.{args.command}").run(args)
     except MetaregError as exc:

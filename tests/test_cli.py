@@ -105,3 +105,19 @@ def test_a_label_without_a_benchmark_names_the_default_not_none():
     from metareg.grid import cell_label
 
     assert cell_label({"learner": "maml", "adversary": "dann"}) == "maml on the default benchmark (sinusoid) + dann"
+
+
+def test_overrides_may_stand_anywhere_among_the_options(run_cli):
+    code, out, err = run_cli("bench", "train.meta_iterations=3", "--learner", "maml", "train.val_every=0",
+                             "--json", "train.test_tasks=4", "--quiet")
+    assert code == 0, err
+    [result] = json_lines(out)
+    assert result["status"] == "done"
+
+
+def test_a_stray_word_among_the_options_is_still_an_error(capsys):
+    from metareg.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--learner", "maml", "oops", "--quiet", "--bogus"])
+    assert exc.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
