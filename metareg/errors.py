@@ -12,6 +12,11 @@ class MetaregError(Exception):
     """Base of every error that is the user's to fix (bad name, bad config, broken plugin)."""
 
 
+def plural(word: str) -> str:
+    """``adversary`` -> ``adversaries``, ``learner`` -> ``learners``: family names in messages."""
+    return word[:-1] + "ies" if word.endswith("y") and word[-2:-1] not in "aeiou" else word + "s"
+
+
 class UnknownPartError(MetaregError, LookupError):
     """A part name that no installed plugin registered; the message lists the close matches."""
 
@@ -22,7 +27,7 @@ class UnknownPartError(MetaregError, LookupError):
         hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
         listing = ", ".join(self.available) or "none installed"
         super().__init__(
-            f"unknown {family} {name!r}: {hint}available {family}s: {listing} "
+            f"unknown {family} {name!r}: {hint}available {plural(family)}: {listing} "
             f"(`metareg plugins` lists every part and any plugin that failed to load)"
         )
 
@@ -30,11 +35,11 @@ class UnknownPartError(MetaregError, LookupError):
 class DuplicatePartError(MetaregError):
     """Two plugins registered the same name in one family; neither is used, so results never depend on install order."""
 
-    def __init__(self, family: str, name: str, first: str, second: str):
+    def __init__(self, family: str, name: str, first: str, second: str, way_out: str = ""):
         self.family, self.name = family, name
         super().__init__(
             f"{family} {name!r} is registered by both {first} and {second}; "
-            f"uninstall one of them, or block one with METAREG_LOAD_PLUGINS"
+            + (way_out or "uninstall one of them, or block one with METAREG_BLOCK_PLUGINS=<its plugin name>")
         )
 
 
@@ -52,3 +57,8 @@ class ConfigError(MetaregError, ValueError):
 
 class IncompatibleError(MetaregError):
     """Parts that cannot be combined (e.g. a classification-only learner on a regression benchmark)."""
+
+
+class StoreError(MetaregError):
+    """The results store cannot be used: its folder cannot be created or written, the file is not a metareg store
+    (or was written by a newer metareg), or it stayed locked; the message names the path and the OS's reason."""

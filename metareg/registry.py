@@ -61,16 +61,20 @@ class PartInfo:
 
 @dataclass(frozen=True)
 class PluginFailure:
-    """A plugin (or one part of it) that could not be used, and why."""
+    """A plugin (or one part of it) that could not be used, and why; ``family``/``part`` name the part when the
+    failure is one class breaking its contract (the plugin itself loaded)."""
 
     plugin: str
     distribution: str
     version: str
     error: str
     traceback: str = ""
+    family: str | None = None
+    part: str | None = None
 
     def line(self) -> str:
-        return f"plugin {self.plugin!r} from {self.distribution} {self.version}: {self.error}"
+        """The reason first, then where it comes from (a warning cut short still says what is wrong)."""
+        return f"{self.error} (plugin {self.plugin!r} from {self.distribution} {self.version})".replace(" )", ")")
 
 
 @dataclass
@@ -88,6 +92,10 @@ def _plugin_frames(exc: BaseException) -> str:
         if "importlib" not in f.filename and "pluggy" not in f.filename and not f.filename.endswith("registry.py")
     ]
     return "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(type(exc), exc))
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -108,6 +116,9 @@ class Registry:
         self.parts: dict[str, dict[str, PartInfo]] = {family: {} for family in FAMILIES}
         self.duplicates: dict[tuple[str, str], list[PartInfo]] = {}
         self.failures: list[PluginFailure] = []
+        #: what ``METAREG_BLOCK_PLUGINS`` names (see ``load``), and what it kept out, for ``metareg plugins``
+        self.block: set[str] = set()
+        self.blocked: list[str] = []
         if os.environ.get("METAREG_TRACE_PLUGINS") == "1":
             self.pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
             self.pm.enable_tracing()
@@ -116,18 +127,29 @@ class Registry:
     # loading
     # ---------------------------------------------------------------------------------------------------------------
     @classmethod
-    def load(cls, entry_points: bool = True, allow: Iterable[str] | None = None, warn: bool = True) -> "Registry":
-        """A registry of every ``metareg`` entry point (or those in ``allow``; ``METAREG_LOAD_PLUGINS`` by default).
+    def load(cls, entry_points: bool = True, allow: Iterable[str] | None = None, warn: bool = True,
+             block: Iterable[str] | None = None) -> "Registry":
+        """A registry of every ``metareg`` entry point (or those in ``allow``; ``METAREG_LOAD_PLUGINS`` by default),
+        less those in ``block`` (``METAREG_BLOCK_PLUGINS`` by default).
 
-        Each plugin failure becomes a ``RuntimeWarning`` of one line when ``warn`` (the CLI prints its own).
+        A ``block`` entry is an entry-point (plugin) name, which skips the whole plugin; a part name, which skips
+        every part of that name; or ``DISTRIBUTION:PART``, which skips one distribution's part, e.g. a third-party
+        ``maml`` that would otherwise make the built-in unusable (``metareg-evil:maml``). Each plugin failure
+        becomes a ``RuntimeWarning`` of one line when ``warn`` (the CLI prints its own).
         """
         registry = cls()
         if allow is None and "METAREG_LOAD_PLUGINS" in os.environ:
-            allow = [n.strip() for n in os.environ["METAREG_LOAD_PLUGINS"].split(",") if n.strip()]
+            allow = _names(os.environ["METAREG_LOAD_PLUGINS"])
+        if block is None:
+            block = _names(os.environ.get("METAREG_BLOCK_PLUGINS", ""))
+        registry.block = set(block)
         if entry_points:
             allowed = None if allow is None else set(allow)
             for ep in md.entry_points(group=ENTRY_POINT_GROUP):
                 if allowed is not None and ep.name not in allowed:
+                    continue
+                if ep.name in registry.block:
+                    registry.blocked.append(f"plugin {ep.name!r}")
                     continue
                 registry._load_entry_point(ep)
         if warn:
@@ -175,6 +197,10 @@ class Registry:
 
     def _collect(self, family: str, impl: pluggy.HookImpl, origin: _Origin) -> None:
         def register(cls: type) -> None:
+            name = getattr(cls, "name", None)
+            if name in self.block or f"{origin.distribution}:{name}" in self.block:
+                self.blocked.append(f"{family} {name!r} of {origin.distribution}")
+                return
             check_part(family, cls)
             info = PartInfo(family, cls.name, cls, origin.plugin, origin.distribution, origin.version)
             key = (family, cls.name)
@@ -189,16 +215,19 @@ class Registry:
             try:
                 register(cls)
             except ContractError as exc:
-                self._fail(origin, f"{family} not registered: {exc}")
+                part = cls.__dict__.get("name") if isinstance(cls, type) else None
+                self._fail(origin, f"{family} not registered: {exc}", family=family,
+                           part=part if isinstance(part, str) else None)
 
         try:
             impl.function(**{arg: guarded_register for arg in impl.argnames})
         except Exception as exc:
             self._fail(origin, f"{impl.function.__name__} raised {_one_line(exc)}", exc)
 
-    def _fail(self, origin: _Origin, message: str, exc: BaseException | None = None) -> None:
+    def _fail(self, origin: _Origin, message: str, exc: BaseException | None = None, family: str | None = None,
+              part: str | None = None) -> None:
         tb = _plugin_frames(exc) if exc is not None else ""
-        failure = PluginFailure(origin.plugin, origin.distribution, origin.version, message, tb)
+        failure = PluginFailure(origin.plugin, origin.distribution, origin.version, message, tb, family, part)
         self.failures.append(failure)
 
     # ---------------------------------------------------------------------------------------------------------------
@@ -209,13 +238,24 @@ class Registry:
         if family not in self.parts:
             raise UnknownPartError("family", family, self.parts)
         if (family, name) in self.duplicates:
-            first, second, *_ = self.duplicates[(family, name)]
-            raise DuplicatePartError(family, name, first.origin, second.origin)
+            infos = self.duplicates[(family, name)]
+            others = [f"{i.distribution}:{name}" for i in infos if not i.builtin] or \
+                     [f"{i.distribution}:{name}" for i in infos[1:]]
+            raise DuplicatePartError(family, name, infos[0].origin, infos[1].origin,
+                                     f"to use one, block the other: METAREG_BLOCK_PLUGINS={others[0]}")
         if name in self.parts[family]:
             return self.parts[family][name]
-        broken = [f for f in self.failures if f.plugin == name]
+        broken = [f for f in self.failures if f.family == family and f.part == name]
         if broken:
-            raise PluginError(f"{family} {name!r} is unavailable because {broken[0].line()}")
+            reason = broken[0].error.split(": ", 1)[-1]
+            raise PluginError(f"{family} {name!r} is installed but broken: {reason} (from {broken[0].distribution} "
+                              f"{broken[0].version}; `metareg plugins --check {broken[0].plugin}` shows every "
+                              f"clause)")
+        unloaded = [f for f in self.failures if f.plugin == name and f.part is None]
+        if unloaded:
+            f = unloaded[0]
+            raise PluginError(f"{family} {name!r} failed to load: {f.error} (plugin {f.plugin!r} from "
+                              f"{f.distribution} {f.version}; `metareg plugins` shows its traceback)")
         raise UnknownPartError(family, name, self.names(family))
 
     def names(self, family: str) -> list[str]:

@@ -9,5 +9,5 @@ def load_registry():
 
     registry = Registry.load(warn=False)
     for failure in registry.failures:
-        print(f"metareg: warning: {failure.line()} (see `metareg plugins`)", file=sys.stderr)
+        print(f"metareg: warning: {failure.line()}; `metareg plugins` shows more", file=sys.stderr)
     return registry

@@ -65,11 +65,14 @@ def run(args: argparse.Namespace) -> int:
         width = max((len(i.name) for i in infos), default=0)
         for info in infos:
             where = "built-in" if info.builtin else f"{info.distribution} {info.version}".strip()
-            print(f"  {info.name.ljust(width)}  {where:<24}  {info.summary}")
+            print(f"  {info.name.ljust(width)}  {where:<24}  {('plugin ' + info.plugin):<22}  {info.summary}")
     if registry.duplicates:
-        print("duplicate names (unusable until one is removed):")
+        print("duplicate names (unusable until one is blocked: METAREG_BLOCK_PLUGINS=DISTRIBUTION:NAME, or the "
+              "plugin's name):")
         for (family, name), infos in registry.duplicates.items():
             print(f"  {family} {name!r}: " + " and ".join(i.origin for i in infos))
+    if registry.blocked:
+        print("blocked by METAREG_BLOCK_PLUGINS: " + ", ".join(registry.blocked))
     if registry.failures:
         print("plugins that failed to load:")
         for failure in registry.failures:
