@@ -58,6 +58,8 @@ class RunResult:
             "wall_time": round(self.wall_time, 3),
             "metrics": self.metrics,
             "error": self.error,
+            # the last logged training entry: the learner's and adversary's metrics (e.g. the domain accuracy)
+            "last_logged": self.history[-1] if self.history else None,
         }
 
 

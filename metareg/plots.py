@@ -59,17 +59,23 @@ def mean_curve(entry: Entry, key: str) -> tuple[list[int], list[float]]:
 
 
 def learning_curves(section: Section) -> bytes | None:
-    """Meta-training loss and validation metric per row (mean over seeds); None when nothing was logged."""
+    """Meta-training loss and validation metric per row (mean over seeds), and, when an adversary reports one, the
+    domain discriminator's accuracy over training (whether and when the features aligned); None when nothing
+    was logged."""
     from matplotlib.figure import Figure
+
+    from metareg.board import DOMAIN_ACCURACY
 
     metric = f"val_{section.metric}"
     panels = [("train_loss", "meta-training loss"), (metric, f"validation {section.metric}")]
+    if section.has_domain_accuracy:
+        panels.append((DOMAIN_ACCURACY, "domain discriminator accuracy"))
     curves = [[(e, mean_curve(e, key)) for e in section.entries] for key, _ in panels]
     if not any(xs for panel in curves for _, (xs, _) in panel):
         return None
-    figure = Figure(figsize=(9.0, 3.2))
+    figure = Figure(figsize=(4.5 * len(panels), 3.2))
     for i, ((key, title), panel) in enumerate(zip(panels, curves)):
-        ax = figure.add_subplot(1, 2, i + 1)
+        ax = figure.add_subplot(1, len(panels), i + 1)
         for entry, (xs, ys) in panel:
             if xs:
                 ax.plot(xs, ys, marker="o" if len(xs) < 4 else None, markersize=3, label=entry.label)

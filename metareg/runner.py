@@ -35,12 +35,13 @@ class CellReport:
     wall_time: float | None = None
     device: str | None = None
     error: str | None = None
+    history: list = field(default_factory=list)
 
     def as_result(self) -> RunResult:
         """The cell as a ``RunResult``, for the tables and JSON lines ``bench`` prints."""
         status = "done" if self.state in ("done", "reused") else "failed" if self.state in RAN + KEPT else self.state
         return RunResult(self.cell.hash, self.cell.parts, self.cell.seed, self.device or "", status,
-                         self.wall_time or 0.0, self.metrics, [], self.error, self.run_id)
+                         self.wall_time or 0.0, self.metrics, self.history, self.error, self.run_id)
 
 
 @dataclass
@@ -140,8 +141,9 @@ class GridRunner:
                 self.store.finish(run_id, status="failed", wall_time=outcome.wall_time, error=outcome.error)
         if result is None:
             return CellReport(cell, "failed", run_id, wall_time=outcome.wall_time, error=outcome.error)
-        return CellReport(cell, result.status, run_id, result.metrics, result.wall_time, result.device, result.error)
+        return CellReport(cell, result.status, run_id, result.metrics, result.wall_time, result.device, result.error,
+                          result.history)
 
 
 def _from_row(cell: PlannedCell, state: str, row: RunRow) -> CellReport:
-    return CellReport(cell, state, row.id, row.metrics or {}, row.wall_time, row.device, row.error)
+    return CellReport(cell, state, row.id, row.metrics or {}, row.wall_time, row.device, row.error, row.history or [])

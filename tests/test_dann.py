@@ -93,3 +93,13 @@ def test_dann_on_regression_learners(registry, run_cli):
                                  "--json", "--quiet", "train.meta_iterations=3", "train.val_every=0",
                                  "train.test_tasks=4")
         assert code == 0 and json_lines(out)[0]["status"] == "done", (learner, err)
+
+
+def test_json_output_carries_the_adversarys_last_logged_metrics(run_cli):
+    overrides = [s.replace("benchmark.digits.", "benchmark.digits-shift.") for s in TINY_DIGITS]
+    code, out, err = run_cli("bench", "--learner", "protonet", "--benchmark", "digits-shift", "--adversary", "dann",
+                             "--json", "--quiet", *overrides)
+    assert code == 0, err
+    [result] = json_lines(out)
+    last = result["last_logged"]
+    assert last["iteration"] == 3 and 0 <= last["adversary_domain_accuracy"] <= 1 and "adversary_loss" in last

@@ -109,3 +109,22 @@ def test_leaderboard_writes_every_format_to_the_out_folder(run_cli, tmp_path):
                                                                    "leaderboard.csv", "leaderboard.json")]
     mse = json.loads((tmp_path / "report" / "leaderboard.json").read_text())["sections"][0]["rows"][0]["mean"]
     assert f"{mse:.3f}" in (tmp_path / "report" / "leaderboard.md").read_text()
+
+
+def test_learning_curves_add_the_domain_discriminator_panel_when_an_adversary_logged_it(tmp_path):
+    from PIL import Image
+
+    from metareg.plots import learning_curves
+
+    def curves(log_domain: bool, folder):
+        store = Store(folder)
+        for adversary in (None, "dann"):
+            history = [{"iteration": i, "train_loss": 1.0 / i, "val_accuracy": 0.5,
+                        **({"adversary_domain_accuracy": 0.9 - 0.01 * i} if adversary and log_domain else {})}
+                       for i in (10, 20, 30)]
+            _store_run(store, _config("protonet", adversary, 0), [0.5, 0.6], history=history)
+        [section] = build_board(store.runs()).sections
+        return Image.open(io.BytesIO(learning_curves(section)))
+
+    with_domain, without = curves(True, tmp_path / "a"), curves(False, tmp_path / "b")
+    assert with_domain.width > without.width * 1.3  # a third panel: the discriminator's accuracy over training
