@@ -191,12 +191,15 @@ def test_allow_list_loads_only_named_plugins(monkeypatch):
     assert Registry.load(warn=False).all_parts() == []
 
 
-def test_every_builtin_module_is_declared_as_an_entry_point():
+def test_every_builtin_module_and_subpackage_is_declared_as_an_entry_point():
     import importlib.metadata as md
     from pathlib import Path
 
     import metareg_plugins
 
-    modules = {p.stem for p in Path(metareg_plugins.__file__).parent.glob("*.py") if p.stem != "__init__"}
-    declared = {ep.value.split(".")[-1] for ep in md.entry_points(group="metareg") if ep.dist.name == "metareg"}
-    assert modules == declared
+    root = Path(metareg_plugins.__file__).parent
+    modules = {p.stem for p in root.glob("*.py") if p.stem != "__init__"}
+    subpackages = {p.parent.name for p in root.glob("*/__init__.py")}
+    declared = {ep.value.removeprefix("metareg_plugins.") for ep in md.entry_points(group="metareg")
+                if ep.dist.name == "metareg"}
+    assert modules | subpackages == declared

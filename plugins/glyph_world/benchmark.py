@@ -1,0 +1,276 @@
+"""The ``glyph-world`` benchmark: episodes and target pools over the cached world (the class doc describes it)."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+import metareg
+from metareg.tasks import ClassPool, TaskBatch, TaskSpec
+from metareg_plugins.glyph_world import fonts, scripts, splits, world
+from metareg_plugins.glyph_world.world import World
+
+DOMAINS = ("script", "style")
+POOLS = ("disjoint", "shared")
+KEY = "benchmark.glyph-world"
+
+
+class GlyphWorld(metareg.Benchmark):
+    """Omniglot-scale characters: ~1,800 classes of 18 scripts rendered from installed fonts; script or style shift.
+
+    Every character (a letter, digit or sign of a script, or a symbol of a symbol set: ``scripts``) is a class;
+    its renderings by every installed face that draws it, completed to ``renderings`` images by seeded jitter
+    (rotation, scale, shift, stroke width: ``render``), are its "drawers", as Omniglot's 20 people are (Lake et al.
+    2015). Faces are matplotlib's bundled fonts and, with ``pip install 'metareg[fonts]'``, 75 Google font families
+    packaged as ``fontpkg-*`` distributions (``fonts``; nothing is downloaded at run time). Characters no face
+    draws, specks (full stops, quotes) and homoglyphs of a character earlier in the world's order (Greek 'Α' after
+    Latin 'A') are not classes, so no split ever holds a character that looks like one of another split's.
+
+    The world (measured with matplotlib 3.11; counts at the default ``min_fonts=2``, ">= 1 face" in brackets):
+
+    - with the ``fonts`` extra: 143 faces (34 of matplotlib's, 97 print and 12 handwriting fontpkg faces), 1,841
+      classes (2,108): latin 234, greek 56, cyrillic 193, ipa 89, armenian 77, georgian 82, hebrew 36, arabic 185,
+      devanagari 81, bengali 0 (67), tamil 54, telugu 72, thai 67, khmer 0 (76), arrows 237, math 250, shapes 96,
+      currency 32; a median of 12 faces per class, 83% of classes drawn by >= 3; renderings per class: at least
+      20, median 26; 309 characters are drawn by >= 2 handwriting faces;
+    - without it (a single warning says so): 34 faces, none handwriting, 1,465 classes (1,588): no Devanagari,
+      Bengali, Tamil, Telugu, Thai or Khmer, 101 Arabic, and ``domains=style`` is a ConfigError.
+
+    Building the default world (the 14 scripts of the default settings; drawing 56,000 glyphs and their pairwise
+    distances for the homoglyph test dominate) took 16 s with one torch thread and 24-43 s with two on a 2-core CPU
+    busy with another job (measured); it is built once, then loads from its cache in about 1 s
+    (``$METAREG_CACHE/glyph-world``, keyed by the recipe's sha256). Progress is a bar on a terminal.
+
+    Domains (``domains``):
+
+    - ``script`` (default): Omniglot's background and evaluation alphabets. Train and val classes are characters of
+      ``source_scripts`` (``val_fraction`` held out for validation), test and pool classes characters of
+      ``target_scripts`` (``pool_fraction`` in the pool); every face draws every split. Defaults: 1,114 train, 278
+      val, 225 test and 96 pool classes.
+    - ``style``: print to handwriting, over the characters of both script settings. Train and val classes are
+      rendered by print faces; test classes are other characters (``test_fraction`` of those drawn by >= min_fonts
+      handwriting faces) rendered by handwriting faces. Defaults: 1,209 train, 302 val, 115 test, 87 pool classes.
+
+    The unlabelled target pool (``pool``), the two regimes of domain-adversarial training (Ganin et al. 2016):
+
+    - ``disjoint`` (default): target-domain renderings of the pool classes, which are neither train nor test classes;
+    - ``shared`` (``domains=style`` only): the handwriting renderings of the training classes (180 of them by
+      default), the regime domain-adversarial theory covers. Script domains have no samples of a source character in a
+      target script, so ``shared`` there is a ConfigError. The pool classes are held out of training in both regimes,
+      so both train and test on the very same classes and episodes.
+
+    Test classes and their renderings never reach training or the pool. ``indices`` maps "train", "val", "test" and
+    "pool" to {code point: rows of ``world.images``}; ``world.fonts_of(code)`` names a class's faces.
+
+    Config:
+        domains: ``script`` or ``style`` (above).  pool: ``disjoint`` or ``shared`` (above).
+        source_scripts, target_scripts: comma-separated scripts (latin, greek, cyrillic, ipa, armenian, georgian,
+            hebrew, arabic, devanagari, bengali, tamil, telugu, thai, khmer, arrows, math, shapes, currency), or
+            ``all``/``none``.
+        handwriting: the family names counted as handwriting (default: the 12 of the extra, ``fonts.HANDWRITING``).
+        n_way, k_shot, n_query: episode shape (queries per class).
+        image_size: side of the square grayscale images, ink 1 on 0 (28, as Omniglot for Conv4).
+        min_fonts: a character is a class only if at least this many faces (of the kind a split needs) draw it.
+        renderings: images per class and kind of face (print, handwriting), at least.
+        jitter_rotation, jitter_scale, jitter_shift, jitter_stroke: degrees, relative scale, fraction of the side,
+            and the stroke blend toward a 3x3 dilation or erosion (0..1).
+        val_fraction: source classes held out for validation.  test_fraction: (style) handwritten characters that
+            are test classes.  pool_fraction: target classes (script) or handwritten characters (style) in the pool.
+        fontpkg: use the installed fontpkg-* fonts (false: matplotlib's alone, the world without the extra).
+        render_seed: the jitter; split_seed: the class splits.
+
+    References:
+        Lake, Salakhutdinov & Tenenbaum (2015). Human-level concept learning through probabilistic program
+        induction. Science 350(6266). (Omniglot: 1,623 characters of 50 alphabets, 20 drawers each.)
+        Ganin et al. (2016). Domain-adversarial training of neural networks. JMLR 17(59).
+
+    Example:
+        metareg bench --learner protonet --adversary dann --benchmark glyph-world \\
+            benchmark.glyph-world.domains=style benchmark.glyph-world.pool=shared
+    """
+
+    name = "glyph-world"
+    task_kind = "classification"
+    default_backbone = "conv4"
+    # as glyphs: Conv4 on 28x28 costs ~2 ms per image forward and backward on a 2-core CPU, so the default budget
+    # is small; on a GPU raise both (Omniglot papers: 32 episodes per update, 60k updates)
+    train_defaults = {"meta_batch_size": 4, "meta_iterations": 250, "val_every": 50, "outer_lr": 0.001}
+    # the contract checks build a small world: two scripts at 16 px, few renderings
+    check_config = {"source_scripts": "greek", "target_scripts": "armenian", "image_size": 16, "renderings": 6,
+                    "n_query": 3}
+
+    @dataclass
+    class Config:
+        domains: str = "script"
+        pool: str = "disjoint"
+        source_scripts: str = "latin,greek,cyrillic,ipa,arabic,devanagari,thai,arrows,math"
+        target_scripts: str = "armenian,georgian,hebrew,tamil,telugu"
+        handwriting: list[str] = field(default_factory=lambda: list(fonts.HANDWRITING))
+        n_way: int = 5
+        k_shot: int = 1
+        n_query: int = 15
+        image_size: int = 28
+        min_fonts: int = 2
+        renderings: int = 20
+        jitter_rotation: float = 10.0
+        jitter_scale: float = 0.1
+        jitter_shift: float = 0.05
+        jitter_stroke: float = 0.5
+        val_fraction: float = 0.2
+        test_fraction: float = 0.4
+        pool_fraction: float = 0.3
+        fontpkg: bool = True
+        render_seed: int = 0
+        split_seed: int = 0
+
+    def __init__(self, config):
+        super().__init__(config)
+        c = config
+        _check(c)
+        self.source = scripts.parse_scripts(c.source_scripts, "source_scripts")
+        self.target = scripts.parse_scripts(c.target_scripts, "target_scripts")
+        _check_domains(c, self.source, self.target)
+        names = scripts.in_world_order(self.source + self.target)
+        alphabets = {n: scripts.script_codes(n) for n in names}
+        start = time.perf_counter()
+        data, self.cache_file, self.from_cache = world.load_or_build(fonts.font_files(c.fontpkg), alphabets, c)
+        self.build_seconds = time.perf_counter() - start
+        self.world = World(data)
+        #: the faces of target-domain samples: handwriting ones (style domains) or any (script domains)
+        self.target_kind = None if c.domains == "script" else True
+        classes = self._split()
+        self.indices = self._indices(classes)
+        self.pool_rows = torch.tensor(sorted(r for rs in self.indices["pool"].values() for r in rs), dtype=torch.long)
+        self.pools = {s: ClassPool({code: self.world.images.index_select(0, torch.tensor(rows))
+                                    for code, rows in self.indices[s].items()}) for s in ("train", "val", "test")}
+        self._check_sizes()
+        self.spec = TaskSpec("classification", (1, c.image_size, c.image_size), c.n_way, c.k_shot, c.n_query,
+                             n_way=c.n_way)
+
+    # ------------------------------------------------------------------------------------------------ splits
+    def _eligible(self, names: list[str], handwriting: bool | None) -> list[int]:
+        """Classes of ``names`` drawn by at least ``min_fonts`` faces of the kind, in world order."""
+        return [code for n in scripts.in_world_order(names) for code in scripts.script_codes(n)
+                if self.world.face_count(code, handwriting) >= self.config.min_fonts]
+
+    def _split(self) -> dict[str, list[int]]:
+        c = self.config
+        if c.domains == "script":
+            source, target = self._eligible(self.source, None), self._eligible(self.target, None)
+            #: classes per script that enough faces draw
+            self.class_counts = {n: len(self._eligible([n], None)) for n in self.source + self.target}
+            self._need(source, 2, "the source scripts", "source_scripts")
+            self._need(target, 2, "the target scripts", "target_scripts")
+            return splits.script_split(source, target, c.val_fraction, c.pool_fraction, c.split_seed)
+        both = self.source + self.target
+        printed, handwritten = self._eligible(both, False), self._eligible(both, True)
+        self.class_counts = {n: len(self._eligible([n], False)) for n in both}
+        self._need(handwritten, 3, "handwriting faces", "handwriting")
+        self._need(printed, 2, "print faces", "source_scripts")
+        return splits.style_split(printed, handwritten, c.val_fraction, c.test_fraction, c.pool_fraction,
+                                  c.split_seed)
+
+    def _indices(self, classes: dict[str, list[int]]) -> dict[str, dict[int, list[int]]]:
+        """Rows per class and split: source-domain samples for train and val, target-domain ones for test and
+        pool; in the ``shared`` regime the pool is the target-domain samples of the training classes."""
+        source_kind = None if self.config.domains == "script" else False
+        out = {"train": {code: self.world.rows_of(code, source_kind) for code in sorted(classes["train"])},
+               "val": {code: self.world.rows_of(code, source_kind) for code in sorted(classes["val"])},
+               "test": {code: self.world.rows_of(code, self.target_kind) for code in sorted(classes["test"])}}
+        pool_classes = classes["train"] if self.config.pool == "shared" else classes["pool"]
+        pool = {code: self.world.rows_of(code, self.target_kind) for code in sorted(pool_classes)}
+        out["pool"] = {code: rows for code, rows in pool.items() if rows}
+        return out
+
+    # ------------------------------------------------------------------------------------------------ checks
+    def _counts(self) -> str:
+        return "classes per script: " + ", ".join(f"{n} {k}" for n, k in self.class_counts.items())
+
+    def _need(self, classes: list[int], n: int, what: str, key: str) -> None:
+        if len(classes) < n:
+            raise metareg.ConfigError(
+                f"{KEY}.{key}: {what} give {len(classes)} classes drawn by >= min_fonts={self.config.min_fonts} "
+                f"faces, fewer than {n}; choose other scripts, lower min_fonts, or install the fonts "
+                f"({fonts.EXTRA}) ({self._counts()})"
+            )
+
+    def _check_sizes(self) -> None:
+        """Every split can make an episode (n_way classes of k_shot + n_query images), and the pool is not empty."""
+        c = self.config
+        per_class = c.k_shot + c.n_query
+        problems = []
+        for split, pool in self.pools.items():
+            problems.append((len(pool) >= c.n_way, "n_way", f"the {split} split has {len(pool)} classes, fewer than "
+                             f"n_way={c.n_way}; lower n_way or min_fonts, or add scripts ({self._counts()})"))
+            problems.append((pool.smallest_class() >= per_class, "renderings", f"a {split} class has "
+                             f"{pool.smallest_class()} images, fewer than k_shot + n_query = {per_class}; raise "
+                             f"renderings or lower n_query"))
+        problems.append((bool(self.indices["pool"]), "pool_fraction", "the unlabelled target pool is empty; raise it"))
+        _raise_first(problems)
+
+    # ---------------------------------------------------------------------------------------------- contract
+    def sample(self, split: str, n_tasks: int, generator: torch.Generator) -> TaskBatch:
+        if split not in self.pools:
+            raise ValueError(f"unknown split {split!r}; use train, val or test")
+        c = self.config
+        domain = "target" if split == "test" else "source"
+        batch = self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator, domain=domain)
+        return dataclasses.replace(batch, support_x=_unit(batch.support_x), query_x=_unit(batch.query_x))
+
+    def target_pool(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` unlabelled target-domain images (with replacement) of the pool rows; never a test class."""
+        pick = torch.randint(len(self.pool_rows), (n,), generator=generator)
+        return _unit(self.world.images[self.pool_rows[pick]])
+
+
+def _unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (kept so in memory: a quarter of floats) as floats in [0, 1], ink 1."""
+    return images.float().div_(255)
+
+
+def _check(c) -> None:
+    checks = [
+        (c.image_size >= 8, "image_size", "must be at least 8"),
+        (c.min_fonts >= 1, "min_fonts", "must be at least 1"),
+        (c.renderings >= 1, "renderings", "must be at least 1"),
+        (0 < c.val_fraction < 1, "val_fraction", "must be between 0 and 1"),
+        (0 < c.pool_fraction < 1, "pool_fraction", "must be between 0 and 1"),
+        (0 < c.test_fraction < 1 and c.test_fraction + c.pool_fraction < 1, "test_fraction",
+         "must be between 0 and 1 - pool_fraction"),
+        (c.n_way >= 2 and c.k_shot >= 1 and c.n_query >= 1, "n_way", "n_way >= 2, k_shot >= 1 and n_query >= 1"),
+        (c.jitter_rotation >= 0 and 0 <= c.jitter_scale < 1 and 0 <= c.jitter_shift < 0.5, "jitter_rotation",
+         "jitter_rotation >= 0, 0 <= jitter_scale < 1 and 0 <= jitter_shift < 0.5"),
+        (0 <= c.jitter_stroke <= 1, "jitter_stroke", "must be between 0 and 1"),
+    ]
+    _raise_first(checks)
+
+
+def _raise_first(checks: list[tuple[bool, str, str]]) -> None:
+    """A ConfigError naming the key of the first failed (ok, key, message) check."""
+    for ok, key, message in checks:
+        if not ok:
+            raise metareg.ConfigError(f"{KEY}.{key}: {message}")
+
+
+def _check_domains(c, source: list[str], target: list[str]) -> None:
+    if c.domains not in DOMAINS:
+        raise metareg.ConfigError(f"{KEY}.domains must be one of {', '.join(DOMAINS)}, got {c.domains!r}")
+    if c.pool not in POOLS:
+        raise metareg.ConfigError(f"{KEY}.pool must be one of {', '.join(POOLS)}, got {c.pool!r}")
+    if c.domains == "script" and c.pool == "shared":
+        raise metareg.ConfigError(
+            f"{KEY}.pool=shared needs domains=style: with script domains the training classes are source-script "
+            f"characters, which have no samples in a target script; use domains=style, or pool=disjoint"
+        )
+    if c.domains == "script" and (not source or not target):
+        raise metareg.ConfigError(f"{KEY}.target_scripts: script domains need source and target scripts, e.g. "
+                                  f"source_scripts=latin,greek target_scripts=armenian")
+    if c.domains == "script" and set(source) & set(target):
+        raise metareg.ConfigError(
+            f"{KEY}.target_scripts: {', '.join(sorted(set(source) & set(target)))} also in source_scripts; "
+            f"the target domain must be other scripts (or use domains=style)"
+        )
+    if not source + target:
+        raise metareg.ConfigError(f"{KEY}.source_scripts: name at least one script, e.g. source_scripts=latin")

@@ -1,0 +1,138 @@
+"""The faces that draw the glyph world: matplotlib's bundled fonts and the installed ``fontpkg-*`` distributions.
+
+Nothing is downloaded at run time. ``fontpkg-*`` distributions (Google Fonts families packaged for pip, installed by
+``pip install 'metareg[fonts]'``) are found through ``importlib.metadata``: every installed distribution whose name
+starts with ``fontpkg-``, and the ``.ttf``/``.otf`` files among its recorded files. fontpkg's own Python API is not
+used (it is young and may change); a wheel's file list is a packaging standard.
+
+A static family ships one file per weight (Fira Sans has 18); weights are not different drawers, so each
+distribution contributes its upright and italic faces of the weight nearest to 400 (a variable font's default
+instance). matplotlib's fonts are taken as the ``glyphs`` benchmark takes them (placeholder fonts excluded by name).
+
+Coverage differs by origin. matplotlib ships TeX-encoded fonts whose cmaps lie (``cmex10`` maps 'A' to a
+parenthesis), so for them ``glyphs.covered``'s strict test holds: the glyph name must confirm the character. fontpkg
+files are Google Fonts builds with Unicode cmaps, whose Indic and Thai glyphs carry production names that say
+nothing to the Adobe Glyph List ('atamil', 'bnA', 'tm_A'); there a glyph counts unless its name names *another*
+character. Both then go through the same placeholder test by rendering (``glyphs.is_placeholder``).
+"""
+from __future__ import annotations
+
+import importlib.metadata as md
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from metareg_plugins import glyphs
+
+FONTPKG_PREFIX = "fontpkg-"
+FONT_FILES = (".ttf", ".otf")
+EXTRA = "pip install 'metareg[fonts]'"
+
+#: families drawn like handwriting (the ``style`` domains' target); the ``handwriting`` setting replaces this list.
+#: Every Google family in the ``fonts`` extra that Google Fonts files under HANDWRITING is here.
+HANDWRITING = ("Caveat", "Dancing Script", "Delius", "Great Vibes", "Indie Flower", "Kalam", "Pacifico",
+               "Permanent Marker", "Satisfy", "Shadows Into Light", "Yellowtail", "Zeyada")
+
+
+@dataclass(frozen=True)
+class FontFile:
+    """A font file and where it came from: ``matplotlib`` or the name of its fontpkg distribution."""
+
+    path: Path
+    origin: str
+
+    @property
+    def strict(self) -> bool:
+        """Whether glyph names must confirm each character (matplotlib's TeX-encoded fonts need it)."""
+        return self.origin == "matplotlib"
+
+
+class FontsMissingWarning(UserWarning):
+    """No ``fontpkg-*`` font is installed: the world is drawn by matplotlib's fonts alone."""
+
+
+def matplotlib_fonts() -> list[FontFile]:
+    """matplotlib's bundled fonts, placeholder fonts (LastResort) excluded by name, in file-name order."""
+    paths = glyphs._expand(glyphs.matplotlib_font_dir())
+    return [FontFile(p, "matplotlib") for p in paths if p.suffix.lower() in glyphs.FONT_SUFFIXES
+            and not glyphs.excluded_by_name(p)]
+
+
+def _weight_and_italic(path: Path) -> tuple[int, bool] | None:
+    """(OS/2 weight class, italic) of a font file; None when fontTools cannot read it."""
+    from fontTools.ttLib import TTFont
+
+    try:
+        with TTFont(str(path), lazy=True) as font:
+            weight = int(font["OS/2"].usWeightClass)
+            italic = bool(font["head"].macStyle & 0b10) or bool(font["OS/2"].fsSelection & 0b1)
+    except Exception:  # not a font fontTools can read: skip it
+        return None
+    return weight, italic
+
+
+def _regular_faces(paths: list[Path]) -> list[Path]:
+    """Of one family's files, the upright and the italic file of the weight nearest to 400 (ties: file name)."""
+    best: dict[bool, tuple[tuple[int, str], Path]] = {}
+    for path in paths:
+        read = _weight_and_italic(path)
+        if read is None:
+            continue
+        key = (abs(read[0] - 400), path.name)
+        if read[1] not in best or key < best[read[1]][0]:
+            best[read[1]] = (key, path)
+    return [best[italic][1] for italic in sorted(best)]
+
+
+def fontpkg_fonts() -> list[FontFile]:
+    """The regular faces of every installed ``fontpkg-*`` distribution, by distribution name."""
+    found: dict[str, list[Path]] = {}
+    for dist in md.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        if not name.startswith(FONTPKG_PREFIX) or name in found:
+            continue
+        files = [Path(str(dist.locate_file(f))) for f in dist.files or () if f.suffix.lower() in FONT_FILES]
+        found[name] = sorted(p for p in files if p.is_file())
+    return [FontFile(p, name) for name in sorted(found) for p in _regular_faces(found[name])]
+
+
+def font_files(use_fontpkg: bool) -> list[FontFile]:
+    """matplotlib's fonts, then (if ``use_fontpkg``) the fontpkg faces; warns once when none of those is installed."""
+    out = matplotlib_fonts()
+    if use_fontpkg:
+        extra = fontpkg_fonts()
+        if not extra:
+            warnings.warn(f"glyph-world: no fontpkg-* fonts are installed, so only matplotlib's fonts draw the world "
+                          f"(fewer scripts and classes; see `metareg plugins`): {EXTRA}", FontsMissingWarning,
+                          stacklevel=2)
+        out += extra
+    return out
+
+
+def _names_another(name: str, code: int) -> bool:
+    """Whether a glyph name denotes a character other than ``code`` (a ligature name 'a_b' denotes none)."""
+    base = name.split(".")[0]
+    if not base or "_" in base:
+        return False
+    return glyphs._glyph_name_means(base, code) is False
+
+
+def covered(font: FontFile, codes: list[int]) -> tuple[list[int], tuple[str, str]]:
+    """The code points of ``codes`` that ``font`` draws, and its (family, style) identity (see the module doc)."""
+    if font.strict:
+        return glyphs.covered(font.path, codes)
+    from matplotlib.ft2font import FT2Font
+
+    try:
+        face = FT2Font(str(font.path))
+    except Exception:  # not a font FreeType can read: skip it
+        return [], ("", font.path.name)
+    cmap = face.get_charmap()
+    have = [c for c in codes if cmap.get(c, 0) and not _names_another(face.get_glyph_name(cmap[c]), c)]
+    return have, (face.family_name, face.style_name)
+
+
+def is_handwriting(family: str, handwriting: list[str] | tuple[str, ...]) -> bool:
+    """Whether ``family`` is one of the ``handwriting`` family names (case and spacing ignored)."""
+    norm = lambda s: "".join(s.lower().split())  # noqa: E731
+    return norm(family) in {norm(h) for h in handwriting}

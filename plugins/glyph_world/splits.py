@@ -1,0 +1,34 @@
+"""The class splits of the two kinds of domain; pure functions of class lists and a seed, so they are easy to pin.
+
+Both kinds hold a set of classes out of training for the unlabelled pool's ``disjoint`` regime whichever regime is
+chosen, so a ``shared`` and a ``disjoint`` run train, validate and test on the very same classes and episodes and
+differ only in what the adversary sees.
+"""
+from __future__ import annotations
+
+from metareg.tasks import split_items
+
+
+def script_split(source: list[int], target: list[int], val_fraction: float, pool_fraction: float,
+                 seed: int) -> dict[str, list[int]]:
+    """Omniglot's background / evaluation alphabets: train and val classes from the source scripts, test and pool
+    classes from the target scripts (``pool_fraction`` of them in the pool)."""
+    train, val = split_items(source, [1 - val_fraction, val_fraction], seed)
+    pool, test = split_items(target, [pool_fraction, 1 - pool_fraction], seed + 1)
+    return {"train": train, "val": val, "test": test, "pool": pool}
+
+
+def style_split(printed: list[int], handwritten: list[int], val_fraction: float, test_fraction: float,
+                pool_fraction: float, seed: int) -> dict[str, list[int]]:
+    """Print to handwriting: ``test_fraction`` of the characters handwriting faces draw are test classes and
+    ``pool_fraction`` of them pool classes; every other character print faces draw is a train or val class.
+
+    ``printed`` and ``handwritten`` are the characters drawn by enough print and handwriting faces; the rest of
+    ``handwritten`` (neither test nor pool) trains like any printed character, and its handwritten renderings are
+    what the ``shared`` pool holds.
+    """
+    _, pool, test = split_items(handwritten, [1 - test_fraction - pool_fraction, pool_fraction, test_fraction],
+                                seed + 1)
+    held = set(pool) | set(test)
+    train, val = split_items([c for c in printed if c not in held], [1 - val_fraction, val_fraction], seed)
+    return {"train": train, "val": val, "test": test, "pool": pool}
