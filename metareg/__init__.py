@@ -16,6 +16,8 @@ _EXPORTS = {
     "hookspec": "metareg.hookspecs",
     "Part": "metareg.contracts.part",
     "NoConfig": "metareg.contracts.part",
+    "Range": "metareg.ranges",
+    "Choice": "metareg.ranges",
     "Backbone": "metareg.contracts.backbone",
     "MetaLearner": "metareg.contracts.learner",
     "LearnerOutput": "metareg.contracts.learner",
@@ -35,6 +37,7 @@ _EXPORTS = {
     "PluginError": "metareg.errors",
     "UnknownPartError": "metareg.errors",
     "DuplicatePartError": "metareg.errors",
+    "StoreError": "metareg.errors",
 }
 _ALIASES: dict[str, str] = {}
 #: public submodules, imported on first attribute access (``metareg.testing.check_plugin``)
@@ -42,10 +45,10 @@ _SUBMODULES = ("testing",)
 
 #: the public API, spelled out so that a reader (and pyflakes) sees it; tests check it matches the maps above
 __all__ = [
-    "Adversary", "AdversaryOutput", "Backbone", "Benchmark", "ClassPool", "ConfigError", "ContractError",
+    "Adversary", "AdversaryOutput", "Backbone", "Benchmark", "Choice", "ClassPool", "ConfigError", "ContractError",
     "DuplicatePartError", "Generator", "IncompatibleError", "LearnerOutput", "MetaLearner", "MetaregError", "NoConfig",
-    "Part", "PluginError", "Registry", "TaskBatch", "TaskBatchNorm", "TaskSpec", "UnknownPartError", "hookimpl",
-    "hookspec", "testing", "__version__",
+    "Part", "PluginError", "Range", "Registry", "StoreError", "TaskBatch", "TaskBatchNorm", "TaskSpec",
+    "UnknownPartError", "hookimpl", "hookspec", "testing", "__version__",
 ]
 
 
@@ -72,9 +75,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from metareg.contracts.learner import LearnerOutput, MetaLearner
     from metareg.contracts.part import NoConfig, Part
     from metareg.errors import (ConfigError, ContractError, DuplicatePartError, IncompatibleError, MetaregError,
-                                PluginError, UnknownPartError)
+                                PluginError, StoreError, UnknownPartError)
     from metareg import testing
     from metareg.hookspecs import hookimpl, hookspec
     from metareg.layers import TaskBatchNorm
+    from metareg.ranges import Choice, Range
     from metareg.registry import Registry
     from metareg.tasks import ClassPool, TaskBatch, TaskSpec

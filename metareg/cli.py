@@ -1,7 +1,8 @@
 """The ``metareg`` command. Each subcommand is a module in ``metareg.commands`` with ``add_parser`` and ``run``.
 
 Every ``MetaregError`` becomes one line on stderr and exit code 2 (``METAREG_RAISE_ERRORS=1`` re-raises it for
-debugging); a run that fails after it started is stored as failed and exits 1.
+debugging); a run that fails after it started is stored as failed and exits 1; any other exception is a bug in
+metareg, said in one line (exit 1), never a traceback unless ``METAREG_RAISE_ERRORS=1`` asks for one.
 """
 from __future__ import annotations
 
@@ -47,14 +48,32 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse(argv)
+    """Run one command; its exit code. What a user got wrong is exit 2 with one line; anything else is a bug.
+
+    A ``MetaregError`` is the user's to fix (bad input, a broken plugin, an unusable store): one line, exit 2.
+    Any other exception means metareg (or a plugin it ran) broke a promise, so it is said to be a bug, in one line
+    with its type and message and how to see the traceback, exit 1. ``KeyboardInterrupt`` and ``SystemExit`` (argparse's
+    usage errors) pass through. ``METAREG_RAISE_ERRORS=1`` re-raises either kind, traceback and all.
+    """
+    raise_errors = os.environ.get("METAREG_RAISE_ERRORS") == "1"
     try:
+        args = parse(argv)
         return importlib.import_module(f"metareg.commands.{args.command}").run(args)
     except MetaregError as exc:
-        if os.environ.get("METAREG_RAISE_ERRORS") == "1":
+        if raise_errors:
             raise
         print(f"metareg: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`metareg leaderboard | head`): nothing is wrong, stop quietly
+        sys.stdout = open(os.devnull, "w")  # so that flushing stdout at exit does not raise again
+        return 1
+    except Exception as exc:
+        if raise_errors:
+            raise
+        text = " ".join(str(exc).split()) or "(no message)"
+        print(f"metareg: internal error, a bug in metareg (or in a plugin it ran): {type(exc).__name__}: {text}; "
+              f"rerun with METAREG_RAISE_ERRORS=1 to see the traceback, and please report it", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

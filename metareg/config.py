@@ -12,7 +12,9 @@ A resolved config has one section per concern::
 
 Values are layered, later wins: dataclass defaults < the benchmark's ``train_defaults`` < each part's ``presets`` for
 the benchmark's task kind < YAML files < ``key=value`` overrides < explicit CLI selectors. Every key a user gives is
-checked against the schema first, so an unknown key or a wrong type names the key, its part, and the valid keys.
+checked against the schema first, so an unknown key or a wrong type names the key, its part, and the valid keys;
+then every value against its declared range (``ranges`` of the sections and the chosen parts, ``metareg.ranges``),
+so a value no run can use is an error before a store is opened or a part is built.
 """
 from __future__ import annotations
 
@@ -22,13 +24,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, ClassVar, Iterable, Optional
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from metareg.clipping import check_clip
 from metareg.errors import ConfigError, IncompatibleError
+from metareg.ranges import Range, check_ranges
 from metareg.registry import PartInfo, Registry
 
 PART_SECTIONS = ("benchmark", "backbone", "learner", "adversary", "generator")
@@ -46,6 +49,8 @@ class RunSection:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
 
+    ranges: ClassVar[dict[str, Range]] = {"seed": Range.seed()}
+
 
 @dataclass
 class TrainSection:
@@ -61,6 +66,13 @@ class TrainSection:
     target_batch_size: int = 64  # unlabelled target inputs per outer update (adversaries only)
     grad_clip: str = "none"  # none | value | norm | task_value: how the outer gradient is clipped (metareg.clipping)
     grad_clip_max: float = 10.0  # the bound: per element (value, task_value) or of the global L2 norm (norm)
+
+    ranges: ClassVar[dict[str, Range]] = {
+        "meta_iterations": Range.at_least(1), "meta_batch_size": Range.at_least(1), "outer_lr": Range.above(0),
+        "val_every": Range.at_least(0), "val_tasks": Range.at_least(1), "test_tasks": Range.at_least(1),
+        "eval_batch_size": Range.at_least(1), "target_batch_size": Range.at_least(1),
+        "grad_clip_max": Range.above(0),
+    }
 
 
 Setting = tuple[str, Any]
@@ -189,8 +201,18 @@ def resolve(
                 f"config key {key!r}{_owner(key, selection)}: value {value!r} is not a valid {expected}"
             ) from None
     check_clip(cfg.train.grad_clip, cfg.train.grad_clip_max)
+    check_config_ranges(cfg, selection)
     OmegaConf.set_readonly(cfg, True)
     return cfg, selection
+
+
+def check_config_ranges(cfg: DictConfig, selection: Selection) -> None:
+    """Every declared range (the run and train sections', each chosen part's ``ranges``) against the layered
+    values: a ``ConfigError`` naming the key, the value and the range, before a store is opened or a part built."""
+    check_ranges(RunSection.ranges, cfg.run, "run")
+    check_ranges(TrainSection.ranges, cfg.train, "train")
+    for section, info in selection.items():
+        check_ranges(info.cls.ranges, cfg[section][info.name], f"{section}.{info.name}")
 
 
 def _preset_settings(cfg: DictConfig, selection: Selection, section: str, info: PartInfo, kind: str) -> list[Setting]:

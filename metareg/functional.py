@@ -68,6 +68,12 @@ def per_task(fn: Callable, vectorize: bool, *batched: torch.Tensor):
     return torch.stack(outs)
 
 
+#: the ``vectorize`` settings of a learner with a grouped path (``resolve_strategy``), and of one without
+#: (``resolve_vectorize``): what a learner declares as its setting's ``metareg.Choice``
+STRATEGIES = ("auto", "vmap", "loop", "grouped")
+PER_TASK_STRATEGIES = ("auto", "vmap", "loop")
+
+
 def resolve_vectorize(setting: str, module: nn.Module, device: torch.device, shared_weights: bool = False) -> bool:
     """``vmap`` (True) or ``loop`` (False) for ``vectorize=auto``, for learners without a grouped path.
 
@@ -77,7 +83,7 @@ def resolve_vectorize(setting: str, module: nn.Module, device: torch.device, sha
     convolutions into ordinary batched ones, and it measured faster than the loop on the CPU too
     (docs/performance.md), so ``auto`` picks it. ``vmap`` and ``loop`` force a strategy.
     """
-    if setting not in ("auto", "vmap", "loop"):
+    if setting not in PER_TASK_STRATEGIES:
         from metareg.errors import ConfigError
 
         raise ConfigError(f"vectorize must be auto, vmap or loop, got {setting!r}")
@@ -128,7 +134,7 @@ def resolve_strategy(setting: str, backbone: nn.Module, device: torch.device) ->
     been run on one. A backbone that declares ``supports_vmap = False`` never runs under vmap: ``auto`` picks
     grouped or the loop for it, and ``vmap`` is a config error.
     """
-    if setting not in ("auto", "vmap", "loop", "grouped"):
+    if setting not in STRATEGIES:
         from metareg.errors import ConfigError
 
         raise ConfigError(f"vectorize must be auto, vmap, loop or grouped, got {setting!r}")

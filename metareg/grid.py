@@ -51,6 +51,23 @@ def parse_list(value: Any, axis: str) -> tuple[str, ...]:
 
 
 _RANGE = re.compile(r"^(-?\d+)\s*-\s*(-?\d+)$")
+#: the most seeds one selector may expand to: more is a typo (``0-10000000``), not a grid anyone means to run
+MAX_SEEDS = 10_000
+
+
+def _seed(text: str, part: str) -> int:
+    """One seed of ``part`` (a seed or a range), within what the store and torch can hold (``run.seed``'s range)."""
+    from metareg.config import RunSection
+
+    try:
+        seed = int(text)
+    except ValueError:
+        hint = "use integers, ranges and commas, e.g. 0-4 or 0,2,5"
+        raise ConfigError(f"seeds: {part!r} is not a seed; {hint}") from None
+    valid = RunSection.ranges["seed"]
+    if seed not in valid:
+        raise ConfigError(f"seeds: {part!r} is out of range; a seed must be {valid} (0 to {2**63 - 1})")
+    return seed
 
 
 def parse_seeds(value: Any) -> tuple[int, ...]:
@@ -63,16 +80,16 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
             if not part:
                 continue
             match = _RANGE.match(part)
-            try:
-                if match:
-                    low, high = int(match.group(1)), int(match.group(2))
-                    if high < low:
-                        raise ConfigError(f"seeds: range {part!r} runs backwards; write it low-high, e.g. 0-4")
-                    seeds.extend(range(low, high + 1))
-                else:
-                    seeds.append(int(part))
-            except ValueError:
-                raise ConfigError(f"seeds: {part!r} is not a seed; use integers, ranges and commas, e.g. 0-4 or 0,2,5")
+            if not match:
+                seeds.append(_seed(part, part))
+                continue
+            low, high = _seed(match.group(1), part), _seed(match.group(2), part)
+            if high < low:
+                raise ConfigError(f"seeds: range {part!r} runs backwards; write it low-high, e.g. 0-4")
+            if high - low >= MAX_SEEDS:
+                raise ConfigError(f"seeds: range {part!r} holds {high - low + 1} seeds, more than the {MAX_SEEDS} "
+                                  f"one grid may run; name fewer, e.g. 0-4")
+            seeds.extend(range(low, high + 1))
     if not seeds:
         raise ConfigError("seeds: no seed given; use e.g. 0-4 or 0,2,5")
     return tuple(dict.fromkeys(seeds))

@@ -48,16 +48,8 @@ def reverse_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
     return _ReverseGradient.apply(x, float(scale))
 
 
-#: initialisation schemes a part may offer as its ``init`` setting
+#: initialisation schemes a part may offer as its ``init`` setting (declared as ``metareg.Choice(*INIT_SCHEMES)``)
 INIT_SCHEMES = ("torch", "kaiming")
-
-
-def check_init(scheme: str, key: str) -> None:
-    """A ConfigError naming ``key`` when ``scheme`` is not one of ``INIT_SCHEMES``."""
-    if scheme not in INIT_SCHEMES:
-        from metareg.errors import ConfigError
-
-        raise ConfigError(f"{key} must be one of {', '.join(INIT_SCHEMES)}, got {scheme!r}")
 
 
 def kaiming_init(layer: nn.Module, nonlinearity: str, zero_bias: bool = True) -> None:

@@ -22,37 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from metareg.store_errors import make_folder, sqlite_errors
+from metareg.store_schema import SCHEMA, SCHEMA_VERSION, check_file, prepare  # noqa: F401 (SCHEMA*: re-exported)
+
 DEFAULT_DIR = "metareg-results"
 DB_NAME = "results.sqlite"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    config_hash TEXT NOT NULL,
-    benchmark   TEXT NOT NULL,
-    backbone    TEXT NOT NULL,
-    learner     TEXT NOT NULL,
-    adversary   TEXT,
-    generator   TEXT,
-    seed        INTEGER NOT NULL,
-    status      TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
-    error       TEXT,
-    device      TEXT,
-    wall_time   REAL,
-    started_at  REAL NOT NULL,
-    finished_at REAL,
-    config      TEXT NOT NULL,
-    versions    TEXT NOT NULL,
-    metrics     TEXT,
-    history     TEXT,
-    owner       TEXT,
-    heartbeat_at REAL
-);
-CREATE INDEX IF NOT EXISTS runs_by_hash ON runs (config_hash);
-"""
-
-#: columns added after the first release, with their types: an older store gains them when opened
-ADDED_COLUMNS = {"owner": "TEXT", "heartbeat_at": "REAL"}
 
 #: a claimed run's heartbeat is refreshed this often (seconds) by the runner that holds it
 HEARTBEAT_EVERY = 20.0
@@ -134,35 +108,33 @@ class RunRow:
 
 
 class Store:
-    def __init__(self, path: str | os.PathLike | None = None):
-        self.path = store_path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # WAL is a property of the file, set once; switching to it takes a lock that SQLite's busy handler does not
-        # wait for, so a second runner opening a fresh store at the same moment retries instead of failing.
-        for attempt in range(100):
-            try:
-                with closing(self._connect()) as db:
-                    db.execute("PRAGMA journal_mode=WAL")
-                    with db:
-                        db.executescript(SCHEMA)
-                        have = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
-                        for column, kind in ADDED_COLUMNS.items():
-                            if column not in have:
-                                db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or attempt == 99:
-                    raise
-                time.sleep(0.05)
+    """The results store at ``path`` (see ``store_path``); opening it checks the file before writing anything.
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=60)
+    Every failure a user can cause or fix (a folder that cannot be created or written, a file that is not a metareg
+    store or is of a newer schema, a lock held past ``timeout`` seconds) is a ``StoreError`` naming the path
+    (``metareg.store_errors``, ``metareg.store_schema``).
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, timeout: float = 60.0):
+        self.path = store_path(path)
+        self.timeout = timeout
+        make_folder(self.path.parent)
+        with sqlite_errors(self.path, timeout):
+            check_file(self.path, timeout)
+            prepare(self.path, timeout)
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with sqlite_errors(self.path, self.timeout), closing(sqlite3.connect(self.path, timeout=self.timeout)) as db:
+            db.row_factory = sqlite3.Row
+            yield db
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction that takes SQLite's write lock at its start (BEGIN IMMEDIATE), so what it reads
         cannot change before it writes: the basis of a claim."""
-        with closing(sqlite3.connect(self.path, timeout=60, isolation_level=None)) as db:
+        with sqlite_errors(self.path, self.timeout), \
+                closing(sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)) as db:
             db.row_factory = sqlite3.Row
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -253,13 +225,11 @@ class Store:
             clauses.append(f"{column} IS ?")
             args.append(value)
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY id"
-        with closing(self._connect()) as db:
-            db.row_factory = sqlite3.Row
+        with self._read() as db:
             return [self._row(r) for r in db.execute(sql, args)]
 
     def get(self, run_id: int) -> RunRow:
-        with closing(self._connect()) as db:
-            db.row_factory = sqlite3.Row
+        with self._read() as db:
             row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(f"no run with id {run_id} in {self.path}")

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import metareg
-from metareg.layers import TaskBatchNorm, check_init, kaiming_init
+from metareg.layers import INIT_SCHEMES, TaskBatchNorm, kaiming_init
 
 
 class MLP(metareg.Backbone):
@@ -29,11 +29,12 @@ class MLP(metareg.Backbone):
         hidden: list[int] = field(default_factory=lambda: [40, 40])
         init: str = "torch"
 
+    ranges = {"hidden": metareg.Range.at_least(1), "init": metareg.Choice(*INIT_SCHEMES)}
+
     def __init__(self, input_shape, config, context_dim=0):
         super().__init__(input_shape, config, context_dim)
         if not config.hidden:
             raise metareg.ConfigError("backbone.mlp.hidden needs at least one layer width, e.g. [40, 40]")
-        check_init(config.init, "backbone.mlp.init")
         layers: list[nn.Module] = []
         width = math.prod(self.input_shape) + context_dim
         for h in config.hidden:
@@ -85,15 +86,15 @@ class Conv4(metareg.Backbone):
         film_block: int = 3
         init: str = "torch"
 
+    ranges = {"channels": metareg.Range.at_least(1), "film_block": metareg.Range.between(1, 4),
+              "init": metareg.Choice(*INIT_SCHEMES)}
+
     def __init__(self, input_shape, config, context_dim=0):
         super().__init__(input_shape, config, context_dim)
-        check_init(config.init, "backbone.conv4.init")
         if len(self.input_shape) != 3:
             raise metareg.IncompatibleError(
                 f"backbone 'conv4' needs image inputs (channels, height, width), got input shape {self.input_shape}"
             )
-        if not 1 <= config.film_block <= 4:
-            raise metareg.ConfigError(f"backbone.conv4.film_block must be 1..4, got {config.film_block}")
         c_in, h, w = self.input_shape
         blocks = []
         for _ in range(4):

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 import metareg
-from metareg.functional import per_task, resolve_vectorize, sgd_steps, task_loss
-from metareg.layers import check_init, kaiming_init
+from metareg.functional import PER_TASK_STRATEGIES, per_task, resolve_vectorize, sgd_steps, task_loss
+from metareg.layers import INIT_SCHEMES, kaiming_init
 
 
 class CAVIA(metareg.MetaLearner):
@@ -77,6 +77,9 @@ class CAVIA(metareg.MetaLearner):
         vectorize: str = "auto"
         init: str = "torch"
 
+    ranges = {"context_dim": metareg.Range.at_least(1), "inner_lr": metareg.Range.above(0),
+              "inner_steps": metareg.Range.at_least(0), "test_inner_steps": metareg.Range.at_least(0),
+              "vectorize": metareg.Choice(*PER_TASK_STRATEGIES), "init": metareg.Choice(*INIT_SCHEMES)}
     presets = {
         "classification": {"context_dim": 100, "inner_lr": 1.0, "inner_steps": 2, "test_inner_steps": 2,
                            "init": "kaiming", "backbone.init": "kaiming",
@@ -91,16 +94,11 @@ class CAVIA(metareg.MetaLearner):
 
     def __init__(self, backbone, spec, config):
         super().__init__(backbone, spec, config)
-        if config.context_dim < 1:
-            raise metareg.ConfigError(f"learner.cavia.context_dim must be at least 1, got {config.context_dim}")
-        if config.inner_steps < 0 or config.test_inner_steps < 0:
-            raise metareg.ConfigError("learner.cavia: inner_steps and test_inner_steps must be >= 0")
         if getattr(backbone, "context_dim", 0) != config.context_dim:
             raise metareg.IncompatibleError(
                 f"learner 'cavia' needs a backbone built with context_dim={config.context_dim} "
                 f"(CAVIA.context_size(config)), got one with context_dim={getattr(backbone, 'context_dim', 0)}"
             )
-        check_init(config.init, "learner.cavia.init")
         self.head = nn.Linear(backbone.feature_dim, spec.n_outputs)
         if config.init == "kaiming":
             kaiming_init(self.head, "linear")

@@ -52,10 +52,12 @@ class DANN(metareg.Adversary):
         schedule: str = "dann"
         gamma: float = 10.0
 
+    ranges = {"hidden": metareg.Range.at_least(1), "dropout": metareg.Range.at_least(0) & metareg.Range.below(1),
+              "lambda_max": metareg.Range.at_least(0), "gamma": metareg.Range.above(0),
+              "schedule": metareg.Choice("dann", "constant")}
+
     def __init__(self, feature_dim, config):
         super().__init__(feature_dim, config)
-        if config.schedule not in ("dann", "constant"):
-            raise metareg.ConfigError(f"adversary.dann.schedule must be 'dann' or 'constant', got {config.schedule!r}")
         layers: list[nn.Module] = []
         width = feature_dim
         for h in config.hidden:

@@ -56,12 +56,13 @@ class Digits(metareg.Benchmark):
         val_fraction: float = 0.2
         split_seed: int = 0
 
+    ranges = {"n_way": metareg.Range.at_least(1), "k_shot": metareg.Range.at_least(1),
+              "n_query": metareg.Range.at_least(1), "image_size": metareg.Range.at_least(1),
+              "train_classes": metareg.Range.between(1, 9),
+              "val_fraction": metareg.Range.above(0) & metareg.Range.below(1), "split_seed": metareg.Range.seed()}
+
     def __init__(self, config):
         super().__init__(config)
-        if not 1 <= config.train_classes <= 9:
-            raise metareg.ConfigError("benchmark.digits.train_classes must be between 1 and 9")
-        if not 0 < config.val_fraction < 1:
-            raise metareg.ConfigError("benchmark.digits.val_fraction must be between 0 and 1")
         images, labels = load_digit_images(config.image_size)
         self.images, self.labels = images, labels
         train_cls, test_cls = split_items(list(range(10)), [config.train_classes, 10 - config.train_classes],

@@ -86,13 +86,13 @@ class DigitsShift(Digits):
         pool_fraction: float = 0.5
         pool: str = "disjoint"
 
+    ranges = {**Digits.ranges, "rotation": metareg.Range.finite(), "noise_std": metareg.Range.at_least(0),
+              "blur_sigma": metareg.Range.above(0), "scale": metareg.Range.above(0),
+              "pool_fraction": metareg.Range.above(0) & metareg.Range.below(1),
+              "shift": metareg.Choice(*SHIFTS), "pool": metareg.Choice(*POOL_REGIMES)}
+
     def __init__(self, config):
         super().__init__(config)
-        if not 0 < config.pool_fraction < 1:
-            raise metareg.ConfigError("benchmark.digits-shift.pool_fraction must be between 0 and 1")
-        if config.pool not in POOL_REGIMES:
-            raise metareg.ConfigError(f"benchmark.digits-shift.pool must be one of {', '.join(POOL_REGIMES)}, "
-                                      f"got {config.pool!r}")
         target = shift_images(self.images, list(config.shift), config.rotation, config.noise_std,
                               config.blur_sigma, config.scale, config.split_seed)
         pool_idx, test_idx = {}, {}

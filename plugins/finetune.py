@@ -38,6 +38,8 @@ class FineTune(metareg.MetaLearner):
         inner_lr: float = 0.01
         test_inner_steps: int = 10
 
+    ranges = {"inner_lr": metareg.Range.above(0), "test_inner_steps": metareg.Range.at_least(0)}
+
     def __init__(self, backbone, spec, config):
         super().__init__(backbone, spec, config)
         self.head = nn.Linear(backbone.feature_dim, spec.n_outputs)

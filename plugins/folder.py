@@ -300,6 +300,12 @@ class Folder(metareg.Benchmark):
         split_seed: int = 0
         cache_images: int = 20000
 
+    ranges = {"n_way": metareg.Range.at_least(2), "k_shot": metareg.Range.at_least(1),
+              "n_query": metareg.Range.at_least(1), "image_size": metareg.Range.at_least(8).allowing(0),
+              **dict.fromkeys(("val_fraction", "test_fraction", "pool_fraction"),
+                              metareg.Range.above(0) & metareg.Range.below(1)),
+              "split_seed": metareg.Range.seed(), "cache_images": metareg.Range.at_least(0)}
+
     def __init__(self, config):
         super().__init__(config)
         c = config
@@ -350,17 +356,10 @@ class Folder(metareg.Benchmark):
 
     @staticmethod
     def _check(c) -> None:
-        checks = [
-            (0 < c.val_fraction < 1 and 0 < c.test_fraction < 1 and c.val_fraction + c.test_fraction < 1,
-             "val_fraction and test_fraction must be between 0 and 1, with a sum below 1"),
-            (0 < c.pool_fraction < 1, "pool_fraction must be between 0 and 1"),
-            (c.n_way >= 2 and c.k_shot >= 1 and c.n_query >= 1, "n_way >= 2, k_shot >= 1 and n_query >= 1"),
-            (c.image_size == 0 or c.image_size >= 8, "image_size must be 0 (the layout's default) or at least 8"),
-            (c.cache_images >= 0, "cache_images must be 0 or more"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise metareg.ConfigError(f"benchmark.folder: {message}")
+        if c.val_fraction + c.test_fraction >= 1:  # each fraction's own range is declared in ``ranges``
+            raise metareg.ConfigError(
+                f"benchmark.folder: val_fraction + test_fraction must be below 1 (they leave the rest of each "
+                f"domain's classes to meta-training), got {c.val_fraction} + {c.test_fraction}")
 
     # --------------------------------------------------------------------------------------------------- splits
     def _domains(self, available: list[str], what: str, default: tuple[list[str], list[str]] | None):

@@ -470,10 +470,18 @@ class Glyphs(metareg.Benchmark):
         extra_font_paths: list[str] = field(default_factory=list)
         use_fontconfig: bool = False
 
+    ranges = {"n_way": metareg.Range.at_least(2), "k_shot": metareg.Range.at_least(1),
+              "n_query": metareg.Range.at_least(1), "image_size": metareg.Range.at_least(8),
+              "min_fonts": metareg.Range.at_least(1), "instances_per_font": metareg.Range.at_least(1),
+              "jitter_rotation": metareg.Range.at_least(0),
+              "jitter_scale": metareg.Range.at_least(0) & metareg.Range.below(1),
+              "jitter_shift": metareg.Range.at_least(0) & metareg.Range.below(0.5),
+              **dict.fromkeys(("val_fraction", "pool_fraction"), metareg.Range.above(0) & metareg.Range.below(1)),
+              **dict.fromkeys(("render_seed", "split_seed"), metareg.Range.seed())}
+
     def __init__(self, config):
         super().__init__(config)
         c = config
-        self._check(c)
         source = _alphabet_list(c.source, "source")
         target = _alphabet_list(c.target, "target")
         if not source:
@@ -548,22 +556,6 @@ class Glyphs(metareg.Benchmark):
         self.alphabets = {"train": source, "val": source, "test": target or source, "pool": target}
         self.spec = TaskSpec("classification", (1, c.image_size, c.image_size), c.n_way, c.k_shot, c.n_query,
                              n_way=c.n_way)
-
-    @staticmethod
-    def _check(c) -> None:
-        checks = [
-            (c.image_size >= 8, "image_size must be at least 8"),
-            (c.min_fonts >= 1, "min_fonts must be at least 1"),
-            (c.instances_per_font >= 1, "instances_per_font must be at least 1"),
-            (0 < c.val_fraction < 1, "val_fraction must be between 0 and 1"),
-            (0 < c.pool_fraction < 1, "pool_fraction must be between 0 and 1"),
-            (c.n_way >= 2 and c.k_shot >= 1 and c.n_query >= 1, "n_way >= 2, k_shot >= 1 and n_query >= 1"),
-            (c.jitter_rotation >= 0 and 0 <= c.jitter_scale < 1 and 0 <= c.jitter_shift < 0.5,
-             "jitter_rotation >= 0, 0 <= jitter_scale < 1, 0 <= jitter_shift < 0.5"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise metareg.ConfigError(f"benchmark.glyphs: {message}")
 
     def _counts(self) -> str:
         return "classes per alphabet: " + ", ".join(f"{a} {n}" for a, n in self.class_counts.items())

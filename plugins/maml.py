@@ -8,8 +8,8 @@ from torch import nn
 from torch.func import functional_call
 
 import metareg
-from metareg.functional import (grouped_forward, learner_layers, per_task, resolve_strategy, sgd_steps, stacked,
-                                task_loss, task_losses)
+from metareg.functional import (STRATEGIES, grouped_forward, learner_layers, per_task, resolve_strategy, sgd_steps,
+                                stacked, task_loss, task_losses)
 
 
 class MAML(metareg.MetaLearner):
@@ -45,6 +45,8 @@ class MAML(metareg.MetaLearner):
         first_order: bool = False
         vectorize: str = "auto"
 
+    ranges = {"inner_lr": metareg.Range.above(0), "inner_steps": metareg.Range.at_least(0),
+              "test_inner_steps": metareg.Range.at_least(0), "vectorize": metareg.Choice(*STRATEGIES)}
     presets = {"classification": {"inner_lr": 0.4, "inner_steps": 5, "test_inner_steps": 10}}
 
     def __init__(self, backbone, spec, config):

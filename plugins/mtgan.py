@@ -107,6 +107,10 @@ class MTGAN(metareg.Generator):
         finetune_lr: float = 0.0005
         augment_meta_train: bool = True
 
+    ranges = {**dict.fromkeys(("z_dim", "width", "meta_batch", "batch_size", "inner_steps"), metareg.Range.at_least(1)),
+              **dict.fromkeys(("meta_iterations", "n_aug", "finetune_steps"), metareg.Range.at_least(0)),
+              **dict.fromkeys(("inner_lr", "meta_step_size", "finetune_lr", "aug_weight"), metareg.Range.above(0))}
+
     def __init__(self, spec, config):
         super().__init__(spec, config)
         if spec.kind != "classification":
@@ -115,22 +119,6 @@ class MTGAN(metareg.Generator):
                 f"classification benchmark; this one is {spec.kind}; run it without --generator"
             )
         check_input_shape(spec.input_shape, self.name)
-        c = config
-        positive = {"z_dim": c.z_dim, "width": c.width, "meta_batch": c.meta_batch, "batch_size": c.batch_size,
-                    "inner_steps": c.inner_steps}
-        non_negative = {"meta_iterations": c.meta_iterations, "n_aug": c.n_aug,
-                        "finetune_steps": c.finetune_steps}
-        rates = {"inner_lr": c.inner_lr, "meta_step_size": c.meta_step_size, "finetune_lr": c.finetune_lr,
-                 "aug_weight": c.aug_weight}
-        for key, value in positive.items():
-            if value < 1:
-                raise metareg.ConfigError(f"generator.mtgan.{key} must be at least 1, got {value}")
-        for key, value in non_negative.items():
-            if value < 0:
-                raise metareg.ConfigError(f"generator.mtgan.{key} must be >= 0, got {value}")
-        for key, value in rates.items():
-            if not value > 0:
-                raise metareg.ConfigError(f"generator.mtgan.{key} must be > 0, got {value}")
         self.model: GANPair | None = None
         self.value_range = (0.0, 1.0)  # of the source data; set by fit, bounds generated images
         self.device = torch.device("cpu")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 
 import metareg
-from metareg.functional import class_means, embed_tasks, task_loss
+from metareg.functional import STRATEGIES, class_means, embed_tasks, task_loss
 
 
 def prototype_logits(support: torch.Tensor, support_y: torch.Tensor, query: torch.Tensor, n_way: int,
@@ -42,6 +42,8 @@ class ProtoNet(metareg.MetaLearner):
     @dataclass
     class Config:
         vectorize: str = "auto"
+
+    ranges = {"vectorize": metareg.Choice(*STRATEGIES)}
 
     def embed(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         return embed_tasks(self.backbone, batch, self.config.vectorize)

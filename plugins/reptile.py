@@ -8,8 +8,8 @@ from torch import nn
 from torch.func import functional_call
 
 import metareg
-from metareg.functional import (grouped_forward, learner_layers, per_task, resolve_strategy, sgd_steps, stacked,
-                                task_loss, task_losses)
+from metareg.functional import (STRATEGIES, grouped_forward, learner_layers, per_task, resolve_strategy, sgd_steps,
+                                stacked, task_loss, task_losses)
 
 
 class Reptile(metareg.MetaLearner):
@@ -63,18 +63,14 @@ class Reptile(metareg.MetaLearner):
         test_inner_steps: int = 32
         vectorize: str = "auto"
 
+    ranges = {"inner_lr": metareg.Range.above(0),
+              "inner_steps": metareg.Range.at_least(1).because("with no inner step the Reptile update is zero"),
+              "test_inner_steps": metareg.Range.at_least(0), "vectorize": metareg.Choice(*STRATEGIES)}
     # Omniglot's 5 inner / 50 test iterations; the inner lr is for plain SGD (the paper used Adam at 1e-3 inside)
     presets = {"classification": {"inner_lr": 0.1, "inner_steps": 5, "test_inner_steps": 50}}
 
     def __init__(self, backbone, spec, config):
         super().__init__(backbone, spec, config)
-        if config.inner_steps < 1:
-            raise metareg.ConfigError(
-                f"learner.reptile.inner_steps must be at least 1 (got {config.inner_steps}): with no inner step "
-                f"the Reptile update is zero"
-            )
-        if config.test_inner_steps < 0:
-            raise metareg.ConfigError(f"learner.reptile.test_inner_steps must be >= 0, got {config.test_inner_steps}")
         self.head = nn.Linear(backbone.feature_dim, spec.n_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

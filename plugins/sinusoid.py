@@ -48,10 +48,13 @@ class Sinusoid(metareg.Benchmark):
         x_min: float = -5.0
         x_max: float = 5.0
 
+    ranges = {"k_shot": metareg.Range.at_least(1), "n_query": metareg.Range.at_least(1),
+              "eval_query": metareg.Range.at_least(1),
+              **dict.fromkeys(("amplitude_min", "amplitude_max", "phase_min", "phase_max", "x_min", "x_max"),
+                              metareg.Range.finite())}
+
     def __init__(self, config):
         super().__init__(config)
-        if config.k_shot < 1 or config.n_query < 1 or config.eval_query < 1:
-            raise metareg.ConfigError("benchmark.sinusoid: k_shot, n_query and eval_query must be at least 1")
         self.spec = TaskSpec("regression", (1,), 1, config.k_shot, config.n_query)
 
     def _uniform(self, shape, low, high, generator):

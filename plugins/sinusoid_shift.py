@@ -38,6 +38,10 @@ class SinusoidShift(Sinusoid):
         target_x_min: float = -5.0
         target_x_max: float = 5.0
 
+    ranges = {**Sinusoid.ranges, **dict.fromkeys(("target_amplitude_min", "target_amplitude_max", "target_phase_min",
+                                                   "target_phase_max", "target_x_min", "target_x_max"),
+                                                  metareg.Range.finite())}
+
     def sample(self, split, n_tasks, generator):
         if split != "test":
             return super().sample(split, n_tasks, generator)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import metareg
-from metareg.functional import class_means, embed_tasks
+from metareg.functional import STRATEGIES, class_means, embed_tasks
 
 
 class InferenceBlock(nn.Sequential):
@@ -43,7 +43,7 @@ class Versa(metareg.MetaLearner):
     Config:
         hidden: width of the amortisation networks' hidden layers (paper: d_theta = 256, also its feature size).
         samples: Monte Carlo draws of the logits per query, in training and at test (paper: L = 10).
-        vectorize: auto | vmap | loop (how the backbone embeds the tasks; results are identical).
+        vectorize: auto | vmap | loop | grouped (how the backbone embeds the tasks; results are identical).
 
     References:
         Gordon, Bronskill, Bauer, Nowozin, Turner. "Meta-Learning Probabilistic Inference for Prediction".
@@ -63,12 +63,11 @@ class Versa(metareg.MetaLearner):
         samples: int = 10
         vectorize: str = "auto"
 
+    ranges = {"hidden": metareg.Range.at_least(1), "samples": metareg.Range.at_least(1),
+              "vectorize": metareg.Choice(*STRATEGIES)}
+
     def __init__(self, backbone, spec, config):
         super().__init__(backbone, spec, config)
-        if config.samples < 1:
-            raise metareg.ConfigError(f"learner.versa.samples must be at least 1, got {config.samples}")
-        if config.hidden < 1:
-            raise metareg.ConfigError(f"learner.versa.hidden must be at least 1, got {config.hidden}")
         d = backbone.feature_dim
         self.weight_mean = InferenceBlock(d, config.hidden, d)
         self.weight_log_variance = InferenceBlock(d, config.hidden, d)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import importlib
 import random
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -20,6 +21,7 @@ import metareg
 from metareg.conformance import check_class, check_plugin
 from metareg.conformance.probes import ProbeBackbone, ProbeClassification, ProbeRegression
 from metareg.conformance.run import SUITES
+from metareg.contracts import check_part
 from metareg.errors import UnknownPartError
 from metareg.registry import Registry
 
@@ -428,6 +430,38 @@ def test_check_config_and_overrides_must_name_config_fields():
     report = check_class("benchmark", Misconfigured)
     assert [f.clause.id for f in report.failures] == ["benchmark.build"]
     assert "input_shap" in report.reason and "input_shape" in report.reason
+
+
+class SizedToyLearner(ToyLearner):
+    """The toy learner with one numeric setting and its declared range."""
+
+    @dataclass
+    class Config:
+        scale: float = 1.0
+
+    ranges = {"scale": metareg.Range.above(0)}
+
+
+def test_ranges_must_name_config_fields_with_defaults_inside_them():
+    misnamed = type("Misnamed", (SizedToyLearner,), {"ranges": {"scael": metareg.Range.above(0)}})
+    bad_default = type("BadDefault", (SizedToyLearner,), {"ranges": {"scale": metareg.Range.above(2)}})
+    for cls, detail in ((misnamed, "`ranges` names 'scael', not fields of Config (fields: scale)"),
+                        (bad_default, "the default of scale breaks its declared range")):
+        report = check_class("learner", cls)
+        assert [f.clause.id for f in report.failures] == ["learner.build"] and detail in report.reason
+        named = type(cls.__name__, (cls,), {"name": "toy-sized"})
+        with pytest.raises(metareg.ContractError, match=re.escape(detail)):  # and at registration
+            check_part("learner", named)
+    assert check_class("learner", SizedToyLearner).status == "pass"
+
+
+def test_a_check_config_outside_the_declared_range_is_the_parts_fault_an_override_the_callers():
+    own = type("OwnBad", (SizedToyLearner,), {"check_config": {"scale": -1.0}})
+    report = check_class("learner", own)
+    assert report.status == "fail" and "its own settings" in report.reason
+    assert "must be above 0, got -1.0" in report.reason
+    report = check_class("learner", SizedToyLearner, {"scale": 0.0})
+    assert report.status == "skip" and "scale must be above 0, got 0.0" in report.reason
 
 
 def test_checks_leave_the_global_seed_alone_and_run_under_no_grad():

@@ -122,13 +122,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.executor == "local":
         resolve_device(args.device or "auto")  # a GPU asked for but absent is an error before anything runs
+    store = Store(args.store)  # an unusable store too (StoreError), before any progress is drawn
     mode = progress_mode(args.quiet)
     progress = GridProgress(len(plan.cells), mode)
     if suite is not None:
         progress.note(f"suite {suite.name!r} ({suite.path}): {len(plan.cells)} runs")
     for skip in plan.skipped:
         progress.note(f"skipped {skip.label}: {skip.reason}")
-    store = Store(args.store)
     executor = make_executor(args.executor, workers=args.workers, device=args.device, ray_address=args.ray_address,
                              registry=registry, progress=mode == "bar")
 

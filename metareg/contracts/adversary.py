@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from metareg.contracts.part import Part
+from metareg.contracts.part import Part, check_part_ranges
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Adversary(Part, nn.Module, ABC):
         nn.Module.__init__(self)
         self.feature_dim = feature_dim
         self.config = config
+        check_part_ranges(self, "adversary", config)
 
     @abstractmethod
     def forward(self, source: torch.Tensor, target: torch.Tensor, progress: float) -> AdversaryOutput:

@@ -7,7 +7,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from metareg.contracts.part import Part
+from metareg.contracts.part import Part, check_part_ranges
 
 
 class Backbone(Part, nn.Module, ABC):
@@ -32,6 +32,7 @@ class Backbone(Part, nn.Module, ABC):
         self.input_shape = tuple(input_shape)
         self.config = config
         self.context_dim = context_dim
+        check_part_ranges(self, "backbone", config)
 
     @abstractmethod
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:

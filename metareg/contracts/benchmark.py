@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import torch
 
-from metareg.contracts.part import Part
+from metareg.contracts.part import Part, check_part_ranges
 from metareg.tasks import TaskBatch, TaskSpec
 
 
@@ -24,6 +24,7 @@ class Benchmark(Part, ABC):
 
     def __init__(self, config):
         self.config = config
+        check_part_ranges(self, "benchmark", config)
 
     @abstractmethod
     def sample(self, split: str, n_tasks: int, generator: torch.Generator) -> TaskBatch:

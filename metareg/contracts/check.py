@@ -11,6 +11,7 @@ from metareg.contracts.benchmark import Benchmark
 from metareg.contracts.generator import Generator
 from metareg.contracts.learner import MetaLearner
 from metareg.errors import ContractError
+from metareg.ranges import declaration_problem
 
 #: family name -> (base class, constructor parameters after self)
 FAMILIES: dict[str, tuple[type, tuple[str, ...]]] = {
@@ -44,6 +45,9 @@ def check_part(family: str, cls: object) -> None:
     ]
     if missing_defaults:
         raise ContractError(f"{family} {name!r}: Config fields need defaults: {', '.join(missing_defaults)}")
+    problem = declaration_problem(cls.ranges, cls.Config)
+    if problem:
+        raise ContractError(f"{family} {name!r}: {problem}")
     if inspect.isabstract(cls):
         abstract = ", ".join(sorted(cls.__abstractmethods__))
         raise ContractError(f"{family} {name!r} does not implement: {abstract}")

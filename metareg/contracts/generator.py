@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from metareg.contracts.part import Part
+from metareg.contracts.part import Part, check_part_ranges
 from metareg.tasks import TaskBatch, TaskSpec
 
 
@@ -31,6 +31,7 @@ class Generator(Part, ABC):
     def __init__(self, spec: TaskSpec, config):
         self.spec = spec
         self.config = config
+        check_part_ranges(self, "generator", config)
 
     @abstractmethod
     def fit(self, benchmark, device: torch.device, progress: bool = True, *, checkpoint_dir: Path | None = None,

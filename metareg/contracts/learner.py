@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from metareg.contracts.backbone import Backbone
-from metareg.contracts.part import Part
+from metareg.contracts.part import Part, check_part_ranges
 from metareg.tasks import TaskBatch, TaskSpec
 
 
@@ -48,6 +48,7 @@ class MetaLearner(Part, nn.Module, ABC):
         self.backbone = backbone
         self.spec = spec
         self.config = config
+        check_part_ranges(self, "learner", config)
 
     @abstractmethod
     def meta_loss(self, batch: TaskBatch) -> LearnerOutput:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from metareg.ranges import Choice, Range, check_ranges
+
 
 @dataclass
 class NoConfig:
@@ -21,6 +23,12 @@ class Part:
     clipping, ``"backbone.init": "kaiming"`` the chosen backbone's ``init`` when it has that setting (CAVIA's
     reference initialisation and clipping are set this way).
 
+    ``ranges`` maps ``Config`` fields to their valid values: a ``metareg.Range`` for a number, a ``metareg.Choice``
+    for a fixed set (each element of a list field is checked). Config resolution rejects a value outside with a
+    ``ConfigError`` naming the key, the value and the range before anything is stored or built, and the family's
+    base constructor checks the config it is given the same way, so a part built by hand is held to it too. NaN
+    and ±inf are outside every range.
+
     ``check_config`` holds overrides of ``Config`` that make a small, fast instance for the runtime contract checks
     (``metareg.testing.check_plugin``, ``metareg plugins --check``), e.g. a few training iterations instead of
     thousands; runs never read it.
@@ -29,4 +37,13 @@ class Part:
     name: ClassVar[str]
     Config: ClassVar[type] = NoConfig
     presets: ClassVar[dict[str, dict]] = {}
+    ranges: ClassVar[dict[str, Range | Choice]] = {}
     check_config: ClassVar[dict] = {}
+
+
+def check_part_ranges(part: Part, family: str, config: object) -> None:
+    """``ConfigError`` when ``config`` breaks ``part``'s declared ``ranges``, the key named ``<family>.<name>.<key>``:
+    what each family's base constructor runs."""
+    cls = type(part)
+    if cls.ranges:
+        check_ranges(cls.ranges, config, f"{family}.{getattr(cls, 'name', cls.__name__)}")
