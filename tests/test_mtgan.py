@@ -43,11 +43,12 @@ def fitted(registry):
     return benchmark, gen
 
 
-def test_generated_samples_have_the_benchmarks_shape_and_range(fitted):
+def test_generated_samples_have_the_benchmarks_shape_and_range(fitted, monkeypatch):
     benchmark, gen = fitted
     batch = benchmark.sample("test", 3, torch.Generator().manual_seed(0))
-    for split in ("train", "test"):  # without and with fine-tuning on the support set
-        out = gen.augment(batch, split=split)
+    for adapt in (False, True):  # without and with fine-tuning on the support set
+        monkeypatch.setattr(gen, "config", dataclasses.replace(gen.config, adapt_to_task=adapt))
+        out = gen.augment(batch, split="test")
         n_way, k = benchmark.spec.n_way, benchmark.spec.k_shot
         assert out.support_x.shape == (3, n_way * (k + 3), 1, 16, 16)
         assert out.support_y.shape == (3, n_way * (k + 3))
