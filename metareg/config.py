@@ -325,6 +325,10 @@ def config_hash(cfg: DictConfig, selection: Selection) -> str:
         "config": to_container(cfg),
         "versions": {s: f"{i.distribution}=={i.version}" for s, i in selection.items()},
     }
+    identify = getattr(selection.benchmark.cls, "data_identity", None)
+    data = identify(part_config(cfg, "benchmark")) if callable(identify) else ""
+    if data:  # only then, so the ids of benchmarks whose data is their config stay as they were
+        payload["data"] = data
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -285,3 +285,18 @@ def test_fontpkg_faces_are_one_upright_and_one_italic_file_per_distribution():
     if fira:  # a static family of 18 weights gives its Regular and Italic
         assert sorted(fira) == ["FiraSans-Italic.ttf", "FiraSans-Regular.ttf"]
     assert fonts.is_handwriting("dancing  script", fonts.HANDWRITING) and not fonts.is_handwriting("Roboto", ())
+
+
+def test_the_installed_fonts_join_the_run_identity(registry, monkeypatch):
+    """A run with and without the fonts extra draws another world, so it must not share a run id."""
+    from metareg.config import config_hash, resolve
+    from metareg_plugins.glyph_world import fonts
+
+    cfg, selection = resolve(registry, [], {"learner": "protonet", "benchmark": "glyph-world"})
+    with_fonts = config_hash(cfg, selection)
+    monkeypatch.setattr(fonts, "installed_fonts_identity", lambda use: "matplotlib==0.0")
+    assert config_hash(cfg, selection) != with_fonts
+    from metareg.config import part_config
+
+    digits_cfg, digits = resolve(registry, [], {"learner": "protonet", "benchmark": "digits"})
+    assert digits.benchmark.cls.data_identity(part_config(digits_cfg, "benchmark")) == ""  # ids unchanged there

@@ -26,6 +26,14 @@ class Benchmark(Part, ABC):
         self.config = config
         check_part_ranges(self, "benchmark", config)
 
+    @classmethod
+    def data_identity(cls, config) -> str:
+        """What the benchmark's data depends on beyond its config and its plugin's version, e.g. the fonts that
+        happen to be installed; ``""`` (the default) when nothing. It joins the run's identity (config hash), so
+        two runs on different data never share a run id or a leaderboard row. Keep it cheap: it is computed for
+        every planned cell."""
+        return ""
+
     @abstractmethod
     def sample(self, split: str, n_tasks: int, generator: torch.Generator) -> TaskBatch:
         """``n_tasks`` tasks from ``split`` ("train", "val" or "test"); splits never share classes or samples."""

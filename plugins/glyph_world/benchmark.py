@@ -125,6 +125,11 @@ class GlyphWorld(metareg.Benchmark):
         render_seed: int = 0
         split_seed: int = 0
 
+    @classmethod
+    def data_identity(cls, config) -> str:
+        """The installed font distributions (``fonts.installed_fonts_identity``): the world differs with them."""
+        return fonts.installed_fonts_identity(config.fontpkg)
+
     def __init__(self, config):
         super().__init__(config)
         c = config

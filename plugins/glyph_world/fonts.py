@@ -96,6 +96,15 @@ def fontpkg_fonts() -> list[FontFile]:
     return [FontFile(p, name) for name in sorted(found) for p in _regular_faces(found[name])]
 
 
+def installed_fonts_identity(use_fontpkg: bool) -> str:
+    """The installed font distributions the world is drawn from (matplotlib's and, with ``use_fontpkg``, every
+    ``fontpkg-*``), as ``name==version`` lines: a run with and without the fonts extra draws another world, so its
+    identity must differ (``Benchmark.data_identity``)."""
+    wanted = [d for d in md.distributions() if (d.metadata["Name"] or "").lower() == "matplotlib"
+              or (use_fontpkg and (d.metadata["Name"] or "").lower().startswith(FONTPKG_PREFIX))]
+    return ";".join(sorted({f"{(d.metadata['Name'] or '').lower()}=={d.version}" for d in wanted}))
+
+
 def font_files(use_fontpkg: bool) -> list[FontFile]:
     """matplotlib's fonts, then (if ``use_fontpkg``) the fontpkg faces; warns once when none of those is installed."""
     out = matplotlib_fonts()
