@@ -205,7 +205,10 @@ class Run:
                 mean_loss = running.item() / n
                 if not math.isfinite(mean_loss):
                     raise FloatingPointError(f"meta-training loss became {mean_loss} by iteration {it}")
-                entry = {"iteration": it, "train_loss": mean_loss}
+                # a surrogate's value means nothing (Reptile's is 0 at every step): logged under its own key, so no
+                # board plots it as a meta-training loss
+                loss_key = "surrogate_loss" if getattr(type(self.learner), "surrogate_loss", False) else "train_loss"
+                entry = {"iteration": it, loss_key: mean_loss}
                 entry.update({k: float(v) / n for k, v in extra.items()})
                 running.zero_()
                 extra.clear()

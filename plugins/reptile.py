@@ -123,6 +123,10 @@ class Reptile(metareg.MetaLearner):
             *phis, before = per_task(one_task, strategy == "vmap", x, y)
         return dict(zip(names, phis)), before
 
+    #: the meta-loss is 0.5·|θ − mean φ|², whose gradient is Reptile's update and whose value means nothing;
+    #: ``pre_update_loss`` (θ's own task loss before the inner steps) is the curve that tells about training
+    surrogate_loss = True
+
     def meta_loss(self, batch):
         phis, before = self.adapted_weights(batch)
         surrogate = sum(0.5 * (p - phis[k].mean(0)).pow(2).sum() for k, p in self.named_parameters())

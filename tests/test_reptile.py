@@ -105,3 +105,15 @@ def test_zero_inner_steps_is_a_config_error():
     spec = TaskSpec("regression", (2,), 1, 4, 5)
     with pytest.raises(metareg.ConfigError, match="inner_steps"):
         Reptile(MLP((2,), MLP.Config(hidden=[4])), spec, Reptile.Config(inner_steps=0))
+
+
+def test_reptiles_surrogate_is_not_logged_as_a_meta_training_loss(run_cli):
+    """Its value is meaningless (0 at every step), so the board must not plot it beside real losses."""
+    from metareg.store import Store
+
+    code, _, err = run_cli("bench", "--learner", "reptile", "--quiet", "train.meta_iterations=3", "train.val_every=0",
+                           "train.test_tasks=4")
+    assert code == 0, err
+    [row] = Store(__import__("os").environ["METAREG_STORE"]).runs()
+    [entry] = row.history
+    assert "train_loss" not in entry and "surrogate_loss" in entry and "pre_update_loss" in entry

@@ -37,6 +37,9 @@ class MetaLearner(Part, nn.Module, ABC):
     """
 
     task_kinds: ClassVar[tuple[str, ...]] = ("classification", "regression")
+    #: True for a learner whose ``meta_loss`` is a surrogate (its gradient is the update, its value meaningless):
+    #: the engine logs it as ``surrogate_loss`` instead of ``train_loss``, so no curve presents it as a loss
+    surrogate_loss: ClassVar[bool] = False
 
     @classmethod
     def context_size(cls, config) -> int:
