@@ -87,13 +87,18 @@ if pytest is not None:
 
     @pytest.fixture
     def metareg_registry():
+        """An empty ``metareg.registry.Registry`` (no entry points loaded): ``add_plugin(module, name)`` registers a
+        module of hook implementations, ``get(family, name)`` looks a part up as a run would."""
         from metareg.registry import Registry
 
         return Registry()
 
     @pytest.fixture
     def metareg_plugin_dist(tmp_path, monkeypatch):
-        """Factory: ``metareg_plugin_dist("metareg-toy", {"toy_plugin": SOURCE}, {"toy": "toy_plugin"})``."""
+        """Factory: ``metareg_plugin_dist(dist_name, {module: source}, {entry_point: module}, version="1.0")``
+        writes a throw-away installed distribution (a ``*.dist-info`` with ``entry_points.txt``), puts it on
+        ``sys.path`` and ``PYTHONPATH`` for this test only, and returns its folder; e.g.
+        ``metareg_plugin_dist("metareg-toy", {"toy_plugin": SOURCE}, {"toy": "toy_plugin"})``."""
         created: list[str] = []
 
         def make(dist_name: str, modules: dict[str, str], entry_points: dict[str, str], version: str = "1.0") -> Path:

@@ -112,5 +112,5 @@ def test_the_guide_plugin_installs_passes_its_checks_and_runs(metareg_plugin_dis
                 code, out, err = run_cli(*shlex.split(line)[1:])
                 assert code == 0, f"`{line}` exited {code}:\n{out}\n{err}"
                 ran["metareg"] += 1
-    assert ran == {"python": 2, "pytest": 2, "metareg": 2}
+    assert ran == {"python": 3, "pytest": 2, "metareg": 2}
 
