@@ -59,8 +59,10 @@ class DigitsShift(Digits):
       alignment can erase class information.
     - ``shared``: the meta-training images of the *training* classes under the same transform, the
       cross-platform regime (a labelled catalogue on one platform, unlabelled photos of the same products on
-      another) that domain-adversarial theory covers. No test class reaches the pool. The test episodes are the
-      same in both regimes, so the regimes compare on the very same episodes.
+      another) that domain-adversarial theory covers. No test class reaches the pool. The test split is the
+      same in both regimes; the engine seeds its evaluation episodes with the whole benchmark config, the pool
+      setting included, so the two regimes draw different episodes of that split (compare each with the
+      baseline of its own regime, as the leaderboard does).
 
     Config (beyond ``digits``'):
         shift: the transforms, in order, from rotate, invert, noise, blur, scale.

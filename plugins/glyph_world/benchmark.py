@@ -59,7 +59,8 @@ class GlyphWorld(metareg.Benchmark):
     - ``shared`` (``domains=style`` only): the handwriting renderings of the training classes (180 of them by
       default), the regime domain-adversarial theory covers. Script domains have no samples of a source character in a
       target script, so ``shared`` there is a ConfigError. The pool classes are held out of training in both regimes,
-      so both train and test on the very same classes and episodes.
+      so both train and test on the very same classes (their episodes are drawn with a seed that includes the
+      pool setting, so they differ between regimes: compare a row with its own regime's baseline).
 
     Test classes and their renderings never reach training or the pool. ``indices`` maps "train", "val", "test" and
     "pool" to {code point: rows of ``world.images``}; ``world.fonts_of(code)`` names a class's faces.

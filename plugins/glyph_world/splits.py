@@ -1,8 +1,8 @@
 """The class splits of the two kinds of domain; pure functions of class lists and a seed, so they are easy to pin.
 
 Both kinds hold a set of classes out of training for the unlabelled pool's ``disjoint`` regime whichever regime is
-chosen, so a ``shared`` and a ``disjoint`` run train, validate and test on the very same classes and episodes and
-differ only in what the adversary sees.
+chosen, so a ``shared`` and a ``disjoint`` run train, validate and test on the very same classes and differ only in
+what the adversary sees (the engine's episode seeds include the pool setting, so their episodes are other draws).
 """
 from __future__ import annotations
 
