@@ -326,10 +326,16 @@ def config_hash(cfg: DictConfig, selection: Selection) -> str:
         "versions": {s: f"{i.distribution}=={i.version}" for s, i in selection.items()},
     }
     identify = getattr(selection.benchmark.cls, "data_identity", None)
-    data = identify(part_config(cfg, "benchmark")) if callable(identify) else ""
+    data = identify(_benchmark_config(cfg, selection)) if callable(identify) else ""
     if data:  # only then, so the ids of benchmarks whose data is their config stay as they were
         payload["data"] = data
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _benchmark_config(cfg: DictConfig, selection: Selection) -> Any:
+    """The benchmark's ``Config`` instance, also from a config rebuilt without its schema (``grid.identity``)."""
+    conf = part_config(cfg, "benchmark")
+    return selection.benchmark.cls.Config(**conf) if isinstance(conf, dict) else conf
 
 
 def part_config(cfg: DictConfig, section: str) -> Any:

@@ -300,3 +300,13 @@ def test_the_installed_fonts_join_the_run_identity(registry, monkeypatch):
 
     digits_cfg, digits = resolve(registry, [], {"learner": "protonet", "benchmark": "digits"})
     assert digits.benchmark.cls.data_identity(part_config(digits_cfg, "benchmark")) == ""  # ids unchanged there
+
+
+def test_a_grid_cell_on_another_device_keeps_its_identity(registry):
+    """grid.identity rebuilds the config without its schema; the fonts' identity must still be computed."""
+    from metareg.config import resolve
+    from metareg.grid import identity
+
+    auto, selection = resolve(registry, [], {"learner": "protonet", "benchmark": "glyph-world"})
+    cpu, _ = resolve(registry, [], {"learner": "protonet", "benchmark": "glyph-world", "device": "cpu"})
+    assert identity(cpu, selection) == identity(auto, selection)

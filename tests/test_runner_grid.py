@@ -112,7 +112,7 @@ def test_shipped_suites_expand_to_runnable_cells(registry, name):
     learners = {c.parts["learner"] for c in plan.cells}
     assert len(learners) >= 3  # a learner comparison
     shifted = [c for c in plan.cells if c.parts["adversary"] == "dann"]
-    assert shifted and all(c.parts["benchmark"].endswith("shift") or c.parts["benchmark"] == "glyphs"
+    assert shifted and all(c.parts["benchmark"].endswith("shift") or c.parts["benchmark"] in ("glyphs", "glyph-world")
                            for c in shifted)
 
 
