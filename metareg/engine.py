@@ -262,9 +262,14 @@ class Run:
         """Mean and 95% CI of the task metric over ``n_tasks`` tasks of ``split``.
 
         The tasks depend only on the benchmark config and seed, never on the learner, so every learner of a
-        comparison is evaluated on the very same episodes.
+        comparison is evaluated on the very same episodes. Settings a benchmark declares as changing only its
+        unlabelled pool (``Benchmark.pool_only_settings``, e.g. ``pool``) are read at their canonical value here,
+        so the pool regimes are evaluated on the very same episodes too.
         """
         bench_cfg = to_container(self.cfg.benchmark)
+        name = self.parts["benchmark"]
+        canonical = getattr(type(self.benchmark), "pool_only_settings", {})
+        bench_cfg[name] = {**bench_cfg[name], **{k: v for k, v in canonical.items() if k in bench_cfg[name]}}
         generator = torch_generator(self.seed, split, repr(sorted(bench_cfg.items())))
         size = self.cfg.train.eval_batch_size
         values: list[torch.Tensor] = []

@@ -60,9 +60,8 @@ class DigitsShift(Digits):
     - ``shared``: the meta-training images of the *training* classes under the same transform, the
       cross-platform regime (a labelled catalogue on one platform, unlabelled photos of the same products on
       another) that domain-adversarial theory covers. No test class reaches the pool. The test split is the
-      same in both regimes; the engine seeds its evaluation episodes with the whole benchmark config, the pool
-      setting included, so the two regimes draw different episodes of that split (compare each with the
-      baseline of its own regime, as the leaderboard does).
+      same in both regimes, and ``pool`` is declared a pool-only setting, so the engine evaluates both regimes on
+      the very same episodes.
 
     Config (beyond ``digits``'):
         shift: the transforms, in order, from rotate, invert, noise, blur, scale.
@@ -77,6 +76,7 @@ class DigitsShift(Digits):
     """
 
     name = "digits-shift"
+    pool_only_settings = {"pool": "disjoint"}
 
     @dataclass
     class Config(Digits.Config):

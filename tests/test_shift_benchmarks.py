@@ -88,3 +88,23 @@ def test_an_unknown_pool_regime_names_the_key_and_the_choices():
 
     with pytest.raises(metareg.ConfigError, match="benchmark.digits-shift.pool must be one of disjoint, shared"):
         DigitsShift(DigitsShift.Config(pool="mixed"))
+
+
+def test_the_pool_regimes_are_evaluated_on_the_very_same_episodes(registry, monkeypatch):
+    """The pool setting changes only what the adversary sees, so the engine must not draw other test episodes."""
+    from metareg.config import parse_overrides, resolve
+    from metareg.engine import Run
+
+    seen = {}
+    for pool in ("disjoint", "shared"):
+        settings = parse_overrides([f"benchmark.digits-shift.pool={pool}", "benchmark.digits-shift.image_size=16",
+                                    "backbone.conv4.channels=4", "train.eval_batch_size=3"])
+        cfg, selection = resolve(registry, settings, {"learner": "protonet", "benchmark": "digits-shift",
+                                                      "device": "cpu"})
+        run = Run(cfg, selection, registry)
+        batches = []
+        monkeypatch.setattr(run.learner, "predict", lambda b, keep=batches: keep.append(b.query_x) or
+                            run.learner.__class__.predict(run.learner, b))
+        run.evaluate("test", 3)
+        seen[pool] = batches[0]
+    assert torch.equal(seen["disjoint"], seen["shared"])

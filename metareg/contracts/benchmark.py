@@ -20,6 +20,10 @@ class Benchmark(Part, ABC):
     task_kind: ClassVar[str]  # "classification" or "regression"; decides presets and compatible learners
     default_backbone: ClassVar[str] = "mlp"
     train_defaults: ClassVar[dict] = {}
+    #: settings that change only what ``target_pool`` returns, never the episodes, each with its canonical value:
+    #: the engine seeds evaluation episodes as if they had that value, so runs that differ only in the pool are
+    #: tested (and validated) on the very same episodes (``{"pool": "disjoint"}`` for a pool-regime setting)
+    pool_only_settings: ClassVar[dict] = {}
     spec: TaskSpec
 
     def __init__(self, config):

@@ -59,8 +59,8 @@ class GlyphWorld(metareg.Benchmark):
     - ``shared`` (``domains=style`` only): the handwriting renderings of the training classes (180 of them by
       default), the regime domain-adversarial theory covers. Script domains have no samples of a source character in a
       target script, so ``shared`` there is a ConfigError. The pool classes are held out of training in both regimes,
-      so both train and test on the very same classes (their episodes are drawn with a seed that includes the
-      pool setting, so they differ between regimes: compare a row with its own regime's baseline).
+      so both train and test on the very same classes, and ``pool`` is a pool-only setting, so the engine
+      evaluates both on the very same episodes.
 
     Test classes and their renderings never reach training or the pool. ``indices`` maps "train", "val", "test" and
     "pool" to {code point: rows of ``world.images``}; ``world.fonts_of(code)`` names a class's faces.
@@ -93,6 +93,7 @@ class GlyphWorld(metareg.Benchmark):
     """
 
     name = "glyph-world"
+    pool_only_settings = {"pool": "disjoint"}
     task_kind = "classification"
     default_backbone = "conv4"
     # as glyphs: Conv4 on 28x28 costs ~2 ms per image forward and backward on a 2-core CPU, so the default budget

@@ -2,7 +2,8 @@
 
 Both kinds hold a set of classes out of training for the unlabelled pool's ``disjoint`` regime whichever regime is
 chosen, so a ``shared`` and a ``disjoint`` run train, validate and test on the very same classes and differ only in
-what the adversary sees (the engine's episode seeds include the pool setting, so their episodes are other draws).
+what the adversary sees (and the engine evaluates both on the same
+episodes: ``pool`` is a pool-only setting).
 """
 from __future__ import annotations
 
