@@ -121,3 +121,10 @@ def test_a_stray_word_among_the_options_is_still_an_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["bench", "--learner", "maml", "oops", "--quiet", "--bogus"])
     assert exc.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_a_grid_whose_every_cell_cannot_be_built_exits_2(run_cli, tmp_path):
+    code, _, err = run_cli("bench", "--learner", "protonet", "--benchmark", "digits", "--quiet",
+                           "benchmark.digits.image_size=8", *TINY)
+    assert code == 2 and "nothing ran" in err and "conv4" in err
+    assert Store(tmp_path / "store").runs() == []

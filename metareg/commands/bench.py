@@ -172,6 +172,11 @@ def summarise(report, plan, store, suite, args) -> int:
             print(f"redid {report.abandoned} run(s) left unfinished by a stopped runner")
     if invalid:
         return 2
+    skipped = report.by_state("skipped")
+    if skipped and len(skipped) == len(plan.cells):  # nothing could be built: as for a plan with nothing to run
+        for cell in skipped:
+            print(f"metareg: error: nothing ran: {cell.cell.label}: {cell.error}", file=sys.stderr)
+        return 2
     return 1 if report.by_state("failed", "reused-failed") else 0
 
 
