@@ -74,7 +74,7 @@ class PluginFailure:
 
     def line(self) -> str:
         """The reason first, then where it comes from (a warning cut short still says what is wrong)."""
-        return f"{self.error} (plugin {self.plugin!r} from {self.distribution} {self.version})".replace(" )", ")")
+        return f"{self.error} (plugin {self.plugin!r} from {f'{self.distribution} {self.version}'.strip()})"
 
 
 @dataclass

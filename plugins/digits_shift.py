@@ -8,12 +8,11 @@ import torch
 import torch.nn.functional as F
 
 import metareg
+from metareg.contracts.benchmark import POOL_REGIMES
 from metareg.tasks import ClassPool, split_items
 from metareg_plugins.digits import Digits
 
 SHIFTS = ("rotate", "invert", "noise", "blur", "scale")
-#: what the unlabelled target pool holds: target-domain images of the training classes, or of other classes
-POOL_REGIMES = ("disjoint", "shared")
 
 
 def shift_images(images: torch.Tensor, shifts: list[str], rotation: float, noise_std: float, blur_sigma: float,

@@ -72,14 +72,22 @@ def grid_settings(args: argparse.Namespace) -> list:
     return [s for path in args.config for s in load_yaml(path)] + parse_overrides(args.overrides)
 
 
+def selector_axes(args: argparse.Namespace) -> tuple[dict[str, tuple], tuple[int, ...] | None]:
+    """The part selectors given (axis -> its comma list) and ``--seeds`` (None when not given), parsed once for
+    ``bench``'s grid and ``leaderboard``'s filter alike."""
+    from metareg.grid import PART_AXES, parse_list, parse_seeds
+
+    axes = {axis: parse_list(getattr(args, axis), axis) for axis in PART_AXES if getattr(args, axis) is not None}
+    return axes, (parse_seeds(args.seeds) if args.seeds is not None else None)
+
+
 def grid_blocks(args: argparse.Namespace, default_suite: str | None = DEFAULT_SUITE, registry=None):
     """The grid's blocks and the suite they came from (None for a grid given by selectors alone); with no selector
     and no config file, ``default_suite`` (None: no grid at all, an empty list)."""
-    from metareg.grid import PART_AXES, Block, parse_list, parse_seeds, with_shift_default
+    from metareg.grid import Block, with_shift_default
     from metareg.suites import load_suite
 
-    axes = {axis: parse_list(getattr(args, axis), axis) for axis in PART_AXES if getattr(args, axis) is not None}
-    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    axes, seeds = selector_axes(args)
     bare = not axes and not args.config
     name = args.suite or (default_suite if bare else None)
     if name is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from metareg.commands.bench import add_grid_arguments, grid_blocks, grid_settings
+from metareg.commands.bench import add_grid_arguments, grid_blocks, grid_settings, selector_axes
 
 NAME = "leaderboard"
 
@@ -73,10 +73,8 @@ def run(args: argparse.Namespace) -> int:
 def selected_runs(args: argparse.Namespace):
     """The filter the selectors, ``--seeds`` and settings make, or None when none is given (every run)."""
     from metareg.board_select import row_filter
-    from metareg.grid import PART_AXES, parse_list, parse_seeds
 
-    axes = {axis: parse_list(getattr(args, axis), axis) for axis in PART_AXES if getattr(args, axis) is not None}
-    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    axes, seeds = selector_axes(args)
     settings = grid_settings(args)
     if not axes and seeds is None and not settings:
         return None

@@ -10,6 +10,11 @@ from metareg.contracts.part import Part, check_part_ranges
 from metareg.tasks import TaskBatch, TaskSpec
 
 
+#: what a shift benchmark's unlabelled target pool may hold: target-domain samples of classes disjoint from the
+#: training classes, or of the training classes themselves (the cross-platform regime)
+POOL_REGIMES = ("disjoint", "shared")
+
+
 class Benchmark(Part, ABC):
     """Constructed as ``cls(config)``; data comes from the package, from what it generates, or a path in the config.
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 import torch
 
 import metareg
+from metareg.contracts.benchmark import POOL_REGIMES
 from metareg.tasks import ClassPool, TaskBatch, TaskSpec
 from metareg_plugins.glyph_world import fonts, scripts, splits, world
 from metareg_plugins.glyph_world.world import World
 
 DOMAINS = ("script", "style")
-POOLS = ("disjoint", "shared")
 KEY = "benchmark.glyph-world"
 
 
@@ -264,8 +264,8 @@ def _raise_first(checks: list[tuple[bool, str, str]]) -> None:
 def _check_domains(c, source: list[str], target: list[str]) -> None:
     if c.domains not in DOMAINS:
         raise metareg.ConfigError(f"{KEY}.domains must be one of {', '.join(DOMAINS)}, got {c.domains!r}")
-    if c.pool not in POOLS:
-        raise metareg.ConfigError(f"{KEY}.pool must be one of {', '.join(POOLS)}, got {c.pool!r}")
+    if c.pool not in POOL_REGIMES:
+        raise metareg.ConfigError(f"{KEY}.pool must be one of {', '.join(POOL_REGIMES)}, got {c.pool!r}")
     if c.domains == "script" and c.pool == "shared":
         raise metareg.ConfigError(
             f"{KEY}.pool=shared needs domains=style: with script domains the training classes are source-script "
