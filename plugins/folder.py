@@ -18,10 +18,13 @@ from pathlib import Path
 import torch
 
 import metareg
+from metareg.contracts.benchmark import POOL_REGIMES
 from metareg.tasks import TaskBatch, TaskSpec, split_items
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".pgm", ".tif", ".tiff")
 LAYOUTS = ("omniglot", "office", "miniimagenet")
+#: the pool regimes each layout can build when it has a target domain, the one ``pool=auto`` picks first
+LAYOUT_POOLS = {"omniglot": ("disjoint",), "office": ("shared", "disjoint"), "miniimagenet": ()}
 
 #: an example tree per layout, shown in every error about the path or its layout
 EXAMPLES = {
@@ -241,20 +244,30 @@ class Folder(metareg.Benchmark):
       alphabets (comma-separated; one of them may be left empty to mean "all the others"). With neither given, the
       alphabets under images_background/ are the source and those under images_evaluation/ the target (Lake et
       al.'s split), or, without those folders, a seeded ``test_fraction`` of the alphabets is the target. Meta-train
-      = source classes, val = held-out source classes (``val_fraction``), test = target classes, and the unlabelled
-      target pool = images of the *other* target classes (``pool_fraction`` of them): pool and test classes are
-      disjoint, so no test image (nor class) reaches training.
+      = source classes, val = held-out source classes (``val_fraction``), test = target classes. Pool: ``disjoint``
+      only, the images of the *other* target classes (``pool_fraction`` of them); a source character has no images
+      in a target alphabet, so ``pool=shared`` is a ConfigError.
     - ``office`` (Office-31 / Office-Home: path/<domain>/<class>/*.jpg): ``source`` and ``target`` name domains.
       The classes (those both sides have) are split into meta-train, val (``val_fraction``) and test
       (``test_fraction``) classes; train and val episodes use source-domain images, test episodes target-domain
-      images of the test classes, and the target pool is the target-domain images of the meta-train classes.
+      images of the test classes. Pool: ``shared`` (the default), the target-domain images of the meta-train
+      classes (the cross-platform regime); or ``disjoint``, a seeded ``pool_fraction`` of the meta-train classes is
+      held out of training (so it meta-trains on fewer classes) and their target-domain images are the pool; val
+      and test are unchanged.
     - ``miniimagenet`` (split CSVs or train/val/test folders): the dataset's own class splits; no domain shift, so
       ``target_pool`` is None.
 
     With ``target=none`` (or the same as the source), omniglot and office split the source classes three ways
     (``val_fraction``, ``test_fraction``) and have no target pool. Classes with fewer than k_shot + n_query images
     cannot make an episode and are dropped with a warning (Office-31's dslr has classes of 7 images); they are listed
-    in ``dropped``.
+    in ``dropped``, and a dropped training class leaves the ``shared`` pool too.
+
+    The unlabelled target pool (``pool``) has two regimes: ``shared``, target-domain images of the *training*
+    classes, and ``disjoint``, target-domain images of classes that are neither training nor test classes;
+    ``auto`` (the default) is the layout's own (above), and a regime a layout cannot build (``miniimagenet`` or
+    ``target=none``: no target domain; omniglot: ``shared``) is a ConfigError naming the fix. In both regimes test
+    classes and test images never reach training or the pool and the val and test splits are the same; ``pool`` is
+    a pool-only setting, so the engine evaluates both regimes on the very same episodes.
 
     ``indices`` maps "train", "val", "test" and "pool" to {class: image paths}, so the splits can be checked
     disjoint; "pool" is empty without a target domain.
@@ -268,16 +281,22 @@ class Folder(metareg.Benchmark):
         val_fraction: share of the source classes held out for validation.
         test_fraction: office and no-shift: share of the classes for testing; omniglot without source/target: share
             of the alphabets that form the target domain.
-        pool_fraction: omniglot: share of the target classes whose images form the unlabelled pool.
+        pool: ``auto``, ``shared`` or ``disjoint`` (above).
+        pool_fraction: omniglot: share of the target classes whose images form the unlabelled pool; office with
+            pool=disjoint: share of the meta-train classes held out for the pool.
         split_seed: the class (and alphabet) splits.
         cache_images: decoded images kept in memory (0: no cache).
 
     Example:
         metareg bench --learner protonet --benchmark folder benchmark.folder.path=~/data/omniglot \\
             benchmark.folder.source=Latin,Greek benchmark.folder.target=Cyrillic
+        metareg bench --learner protonet --adversary dann --benchmark folder benchmark.folder.layout=office \\
+            benchmark.folder.path=~/data/office31 benchmark.folder.source=amazon benchmark.folder.target=webcam \\
+            benchmark.folder.pool=disjoint
     """
 
     name = "folder"
+    pool_only_settings = {"pool": "disjoint"}
     task_kind = "classification"
     default_backbone = "conv4"
     # as digits: small budgets so a CPU run ends in minutes (4 episodes per update, 250 updates); image decoding is
@@ -297,6 +316,7 @@ class Folder(metareg.Benchmark):
         val_fraction: float = 0.2
         test_fraction: float = 0.3
         pool_fraction: float = 0.3
+        pool: str = "auto"
         split_seed: int = 0
         cache_images: int = 20000
 
@@ -304,7 +324,8 @@ class Folder(metareg.Benchmark):
               "n_query": metareg.Range.at_least(1), "image_size": metareg.Range.at_least(8).allowing(0),
               **dict.fromkeys(("val_fraction", "test_fraction", "pool_fraction"),
                               metareg.Range.above(0) & metareg.Range.below(1)),
-              "split_seed": metareg.Range.seed(), "cache_images": metareg.Range.at_least(0)}
+              "split_seed": metareg.Range.seed(), "cache_images": metareg.Range.at_least(0),
+              "pool": metareg.Choice("auto", *POOL_REGIMES)}
 
     def __init__(self, config):
         super().__init__(config)
@@ -327,6 +348,7 @@ class Folder(metareg.Benchmark):
                                capacity=c.cache_images)
         self.source: list[str] = []
         self.target: list[str] = []
+        self.pool_regime: str | None = None  # what the pool holds: "shared", "disjoint", or None without a target
         parts = getattr(self, f"_split_{c.layout}")(path)  # split -> {class: files}, with "pool"
         self.dropped: dict[str, list[str]] = {}
         per_class = c.k_shot + c.n_query
@@ -337,6 +359,8 @@ class Folder(metareg.Benchmark):
                 warnings.warn(f"benchmark folder: {len(small)} {split} classes have fewer than k_shot + n_query = "
                               f"{per_class} images and are left out (e.g. {small[0]})", stacklevel=2)
                 parts[split] = {k: v for k, v in parts[split].items() if k not in small}
+        if self.pool_regime == "shared":  # the pool follows the training classes that are left
+            parts["pool"] = {k: v for k, v in parts["pool"].items() if k in parts["train"]}
         self.indices = {split: {k: list(v) for k, v in by_class.items()} for split, by_class in parts.items()}
         self.pool_files = [f for files in parts["pool"].values() for f in files]
         self.pools = {split: FilePool(parts[split], self.load) for split in ("train", "val", "test")}
@@ -363,7 +387,8 @@ class Folder(metareg.Benchmark):
 
     # --------------------------------------------------------------------------------------------------- splits
     def _domains(self, available: list[str], what: str, default: tuple[list[str], list[str]] | None):
-        """(source, target) domain names from the config, checked against ``available``; target [] = no shift."""
+        """(source, target) domain names from the config, checked against ``available``; target [] = no shift.
+        Sets ``source``, ``target`` and ``pool_regime``."""
         c = self.config
         source, target = _names(c.source), _names(c.target)
         no_shift = c.target.strip().lower() == "none"
@@ -391,7 +416,25 @@ class Folder(metareg.Benchmark):
         if not source:
             raise metareg.ConfigError(f"benchmark.folder: no source {what} left; found: {', '.join(available)}")
         self.source, self.target = source, target
+        self.pool_regime = self._pool_regime()
         return source, target
+
+    def _pool_regime(self) -> str | None:
+        """The pool regime ``pool`` asks for (``auto``: the layout's own), None without a target domain."""
+        c = self.config
+        regimes = LAYOUT_POOLS[c.layout] if self.target else ()
+        if c.pool == "auto":
+            return regimes[0] if regimes else None
+        if c.pool in regimes:
+            return c.pool
+        if not regimes:
+            where = "has no domains" if c.layout == "miniimagenet" else "with target=none has no target domain"
+            raise metareg.ConfigError(f"benchmark.folder.pool={c.pool}: the {c.layout} layout {where}, so there is "
+                                      f"no unlabelled target pool; leave benchmark.folder.pool=auto")
+        raise metareg.ConfigError(
+            f"benchmark.folder.pool={c.pool} needs target-domain images of the training classes, and an omniglot "
+            f"character belongs to one alphabet (a source character has no images in a target alphabet); use "
+            f"benchmark.folder.pool=disjoint (or auto), or the office layout, whose domains share classes")
 
     def _three_way(self, by_class: dict[str, list[Path]]) -> dict[str, dict[str, list[Path]]]:
         c = self.config
@@ -455,14 +498,27 @@ class Folder(metareg.Benchmark):
                                                 f"{len(keys)} class folders; at least 3 are needed")
         train, val, test = split_items(keys, [1 - c.val_fraction - c.test_fraction, c.val_fraction, c.test_fraction],
                                        c.split_seed)
+        pool = train
+        if self.pool_regime == "disjoint":  # hold a seeded share of the meta-training classes out for the pool
+            kept = []
+            if len(train) >= 2:
+                pool, kept = split_items(train, [c.pool_fraction, 1 - c.pool_fraction], c.split_seed + 1)
+            if len(kept) < c.n_way:
+                raise metareg.ConfigError(
+                    f"benchmark.folder.pool=disjoint holds pool_fraction={c.pool_fraction} of the {len(train)} "
+                    f"meta-training classes out for the pool, leaving {len(kept)}, fewer than n_way={c.n_way}; lower "
+                    f"benchmark.folder.pool_fraction, n_way, val_fraction or test_fraction, or use "
+                    f"benchmark.folder.pool=shared")
+            train = kept
         return {"train": {k: src[k] for k in train}, "val": {k: src[k] for k in val},
-                "test": {k: tgt[k] for k in test}, "pool": {k: tgt[k] for k in train}}
+                "test": {k: tgt[k] for k in test}, "pool": {k: tgt[k] for k in pool}}
 
     def _split_miniimagenet(self, path: Path):
         c = self.config
         if _names(c.source) or (_names(c.target) and c.target.strip().lower() != "none"):
             raise metareg.ConfigError("benchmark.folder: the miniimagenet layout has no domains; leave source and "
                                       "target empty")
+        self.pool_regime = self._pool_regime()
         splits = scan_miniimagenet(path)
         return {**splits, "pool": {}}
 
