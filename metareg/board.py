@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from metareg.config import _flatten
+from metareg.config import EXECUTION_ONLY, _flatten
 from metareg.stats import Estimate
 
 #: metric name -> whether higher is better (the task metrics of ``metareg.functional``)
 HIGHER_IS_BETTER = {"accuracy": True, "mse": False}
-#: the config paths that do not change what a combination is
-SEED_PATHS = (("run", "seed"), ("run", "device"))
+#: the config paths that do not change what a combination is (how a run computed, e.g. ``train.task_chunk``,
+#: which older runs do not record and ``auto`` resolves per run, is not what it is)
+SEED_PATHS = (("run", "seed"), ("run", "device")) + EXECUTION_ONLY
 #: and those that make a combination its baseline's variant
 VARIANT_PATHS = SEED_PATHS + (("run", "adversary"), ("run", "generator"), ("adversary",), ("generator",))
 #: the history key under which an adversary's ``domain_accuracy`` metric is logged during meta-training
@@ -86,7 +87,7 @@ def _digest(config: dict) -> str:
 
 
 def combination_key(config: dict) -> str:
-    """What the runs of one combination share: the config without seed and device."""
+    """What the runs of one combination share: the config without seed, device and execution-only settings."""
     return _digest(_without(config, SEED_PATHS))
 
 
@@ -218,7 +219,7 @@ def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboa
     def entry_for(config: dict, parts: dict) -> Entry:
         key = combination_key(config)
         if key not in entries:
-            entries[key] = Entry(key, config, dict(parts))
+            entries[key] = Entry(key, _without(config, EXECUTION_ONLY), dict(parts))
         return entries[key]
 
     if plan is not None:

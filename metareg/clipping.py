@@ -38,29 +38,54 @@ def backward_clipped(params: Sequence[torch.nn.Parameter], loss: torch.Tensor, f
 
     ``loss`` is the learner's meta-loss, the mean of ``task_losses`` when those are given; ``extra_loss`` is what
     is added to it (the adversary's loss). ``task_value`` needs ``task_losses``: each task's gradient is one
-    backward pass of its loss through the shared graph.
+    backward pass of its loss through the shared graph. ``metareg.chunking`` does the same chunk by chunk.
     """
-    params = [p for p in params if p.requires_grad]
+    params = trainable(params)
     if form == "task_value":
-        if task_losses is None:
-            raise ConfigError("train.grad_clip=task_value clips each task's meta-gradient, but this learner does "
-                              "not report per-task losses (LearnerOutput.task_losses); use value or norm")
         total = [torch.zeros_like(p) for p in params]
-        n = task_losses.shape[0]
-        for i in range(n):
-            grads = torch.autograd.grad(task_losses[i], params, retain_graph=True, allow_unused=True)
-            for acc, g in zip(total, grads):
-                if g is not None:
-                    acc.add_(g.clamp(-bound, bound))
-        if extra_loss is not None:
-            grads = torch.autograd.grad(extra_loss, params, allow_unused=True)
-            total = [acc.div_(n) if g is None else acc.div_(n).add_(g) for acc, g in zip(total, grads)]
-        else:
-            total = [acc.div_(n) for acc in total]
-        for p, g in zip(params, total):
-            p.grad = g
+        add_task_clipped(total, params, require_task_losses(task_losses), bound)
+        set_task_clipped(params, total, task_losses.shape[0], extra_loss)
         return
     (loss if extra_loss is None else loss + extra_loss).backward()
+    clip_accumulated(params, form, bound)
+
+
+def trainable(params: Sequence[torch.nn.Parameter]) -> list[torch.nn.Parameter]:
+    return [p for p in params if p.requires_grad]
+
+
+def require_task_losses(task_losses: torch.Tensor | None) -> torch.Tensor:
+    if task_losses is None:
+        raise ConfigError("train.grad_clip=task_value clips each task's meta-gradient, but this learner does "
+                          "not report per-task losses (LearnerOutput.task_losses); use value or norm")
+    return task_losses
+
+
+def add_task_clipped(total: list[torch.Tensor], params: Sequence[torch.Tensor], task_losses: torch.Tensor,
+                     bound: float) -> None:
+    """Add each task's meta-gradient, clamped elementwise to ``[-bound, bound]``, to ``total``."""
+    n = task_losses.shape[0]
+    for i in range(n):
+        grads = torch.autograd.grad(task_losses[i], params, retain_graph=True, allow_unused=True)
+        for acc, g in zip(total, grads):
+            if g is not None:
+                acc.add_(g.clamp(-bound, bound))
+
+
+def set_task_clipped(params: Sequence[torch.nn.Parameter], total: list[torch.Tensor], n_tasks: int,
+                     extra_loss: torch.Tensor | None) -> None:
+    """``p.grad`` = the mean of the clamped task gradients in ``total``, plus ``extra_loss``'s gradient unclipped."""
+    if extra_loss is not None:
+        grads = torch.autograd.grad(extra_loss, params, allow_unused=True)
+        total = [acc.div_(n_tasks) if g is None else acc.div_(n_tasks).add_(g) for acc, g in zip(total, grads)]
+    else:
+        total = [acc.div_(n_tasks) for acc in total]
+    for p, g in zip(params, total):
+        p.grad = g
+
+
+def clip_accumulated(params: Sequence[torch.nn.Parameter], form: str, bound: float) -> None:
+    """Clip the gradients already in ``p.grad`` (the forms that act on the averaged gradient)."""
     if form == "value":
         torch.nn.utils.clip_grad_value_(params, bound)
     elif form == "norm":

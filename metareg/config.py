@@ -66,6 +66,8 @@ class TrainSection:
     target_batch_size: int = 64  # unlabelled target inputs per outer update (adversaries only)
     grad_clip: str = "none"  # none | value | norm | task_value: how the outer gradient is clipped (metareg.clipping)
     grad_clip_max: float = 10.0  # the bound: per element (value, task_value) or of the global L2 norm (norm)
+    task_chunk: Any = "auto"  # auto | N: tasks per backward pass (memory, not results: metareg.chunking)
+    memory_budget: Any = "auto"  # auto | MiB: what task_chunk=auto keeps a meta-step's peak within
 
     ranges: ClassVar[dict[str, Range]] = {
         "meta_iterations": Range.at_least(1), "meta_batch_size": Range.at_least(1), "outer_lr": Range.above(0),
@@ -319,10 +321,20 @@ def to_container(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
+#: settings that decide how a run computes, not what: left out of its identity. ``train.task_chunk`` changes only
+#: the order of float sums (``tests/test_chunking.py``), and ``auto`` resolves it from the machine's free memory,
+#: so with them a run's identity would depend on what else the machine was doing.
+EXECUTION_ONLY = (("train", "task_chunk"), ("train", "memory_budget"))
+
+
 def config_hash(cfg: DictConfig, selection: Selection) -> str:
-    """The run's identity: a hash of its resolved, sorted config and the versions of the plugins that built it."""
+    """The run's identity: a hash of its resolved, sorted config (less ``EXECUTION_ONLY``) and the versions of the
+    plugins that built it."""
+    config = to_container(cfg)
+    for section, key in EXECUTION_ONLY:
+        config.get(section, {}).pop(key, None)
     payload = {
-        "config": to_container(cfg),
+        "config": config,
         "versions": {s: f"{i.distribution}=={i.version}" for s, i in selection.items()},
     }
     identify = getattr(selection.benchmark.cls, "data_identity", None)

@@ -18,7 +18,9 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from metareg.clipping import backward_clipped, check_clip
+from metareg import memory_budget
+from metareg.chunking import meta_backward
+from metareg.clipping import check_clip
 from metareg.config import Selection, config_hash, part_config, to_container
 from metareg.contracts.generator import call_accepted
 from metareg.errors import ConfigError, IncompatibleError
@@ -46,6 +48,8 @@ class RunResult:
     history: list[dict] = field(default_factory=list)
     error: str | None = None
     run_id: int | None = None
+    #: settings the run resolved itself (``train.task_chunk=auto``'s chunk), merged into its stored config
+    resolved: dict[str, dict] = field(default_factory=dict)
 
     def as_json(self) -> dict:
         return {
@@ -58,6 +62,7 @@ class RunResult:
             "wall_time": round(self.wall_time, 3),
             "metrics": self.metrics,
             "error": self.error,
+            "resolved": self.resolved,
             # the last logged training entry: the learner's and adversary's metrics (e.g. the domain accuracy)
             "last_logged": self.history[-1] if self.history else None,
         }
@@ -93,7 +98,9 @@ class Run:
         self.device = resolve_device(cfg.run.device)
         self.seed = int(cfg.run.seed)
         self.hash = config_hash(cfg, selection)
+        self.resolved: dict[str, dict] = {}  # what auto settings became (``RunResult.resolved``)
         check_clip(cfg.train.grad_clip, cfg.train.grad_clip_max)
+        memory_budget.check(cfg.train.task_chunk, cfg.train.memory_budget)
         self.parts = {s: (getattr(selection, s).name if getattr(selection, s) else None)
                       for s in ("benchmark", "backbone", "learner", "adversary", "generator")}
         torch.manual_seed(seed_hash(self.seed, "init"))
@@ -138,7 +145,7 @@ class Run:
         result.run_id = run_id
         if store is not None:
             store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
-                         history=result.history, error=result.error)
+                         history=result.history, error=result.error, resolved=result.resolved)
         if self.registry is not None:
             self.registry.notify("metareg_run_finished", config=self.cfg, result=result)
         return result
@@ -146,6 +153,7 @@ class Run:
     def _execute(self, progress: bool, checkpoint_dir=None) -> RunResult:
         start = time.perf_counter()
         history: list[dict] = []
+        self.resolved = {}
         try:
             if self.registry is not None:
                 self.registry.notify("metareg_run_started", config=self.cfg)
@@ -164,7 +172,7 @@ class Run:
             if progress:
                 traceback.print_exc(file=sys.stderr)
         return RunResult(self.hash, self.parts, self.seed, str(self.device), status, time.perf_counter() - start,
-                         metrics, history, error)
+                         metrics, history, error, resolved=self.resolved)
 
     def _batch(self, split: str, n: int, generator: torch.Generator) -> TaskBatch:
         batch = self.benchmark.sample(split, n, generator).to(self.device, non_blocking=True)
@@ -184,18 +192,27 @@ class Run:
         extra: dict[str, torch.Tensor] = {}
         bar = _progress(t.meta_iterations, progress, f"{self.parts['learner']} on {self.parts['benchmark']}")
         self.learner.train()
+        chunk = None
         for it in range(1, t.meta_iterations + 1):
             batch = self._batch("train", t.meta_batch_size, train_gen)
-            out = self.learner.meta_loss(batch)
+            if it == 1:
+                chunk = self._chunk(batch, params, progress)
+            adv_out = {}
+
+            def adversary_loss():
+                # computed after the (first chunk's) meta-loss, as before chunking existed: the same random order
+                if self.adversary is None:
+                    return None
+                adv_out["adv"] = self._adversary_loss(batch, target_gen, (it - 1) / max(1, t.meta_iterations - 1))
+                return adv_out["adv"].loss
+
+            optimiser.zero_grad(set_to_none=True)
+            out = meta_backward(self.learner, batch, params, chunk, t.grad_clip, t.grad_clip_max, adversary_loss)
             metrics = dict(out.metrics)
-            adv_loss = None
-            if self.adversary is not None:
-                adv = self._adversary_loss(batch, target_gen, (it - 1) / max(1, t.meta_iterations - 1))
-                adv_loss = adv.loss
+            if "adv" in adv_out:
+                adv = adv_out["adv"]
                 metrics.update({f"adversary_{k}": v for k, v in adv.metrics.items()})
                 metrics["adversary_loss"] = adv.loss.detach()
-            optimiser.zero_grad(set_to_none=True)
-            backward_clipped(params, out.loss, t.grad_clip, t.grad_clip_max, out.task_losses, adv_loss)
             optimiser.step()
             running += out.loss.detach()
             for k, v in metrics.items():
@@ -225,6 +242,19 @@ class Run:
         bar.close()
         if best_state is not None:
             self._load_state(best_state)
+
+    def _chunk(self, batch: TaskBatch, params, progress: bool) -> int:
+        """Tasks per backward pass: ``train.task_chunk``, or ``auto``'s choice from a memory probe, recorded."""
+        t = self.cfg.train
+        if t.task_chunk != memory_budget.AUTO:
+            chunk = min(int(t.task_chunk), len(batch))
+            self.resolved["train"] = {"task_chunk": chunk}
+            return chunk
+        choice = memory_budget.choose_chunk(self.learner, batch, params, self.device, t.memory_budget)
+        self.resolved["train"] = choice.stored()
+        if progress:
+            print(choice.line(), file=sys.stderr, flush=True)
+        return choice.chunk
 
     def _adversary_loss(self, batch: TaskBatch, generator: torch.Generator, progress: float):
         """The adversary's loss on source and target features, each domain normalised on its own.

@@ -136,7 +136,8 @@ class GridRunner:
         if not outcome.committed:
             if result is not None:
                 self.store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
-                                  history=result.history, error=result.error, device=result.device)
+                                  history=result.history, error=result.error, device=result.device,
+                                  resolved=result.resolved)
             else:
                 self.store.finish(run_id, status="failed", wall_time=outcome.wall_time, error=outcome.error)
         if result is None:

@@ -206,9 +206,18 @@ class Store:
                        (time.time(), owner or owner_token()))
 
     def finish(self, run_id: int, *, status: str, wall_time: float, metrics: dict | None = None,
-               history: list | None = None, error: str | None = None, device: str | None = None) -> None:
-        """Commit a run's outcome; ``device`` replaces the one recorded at the start (where a worker really ran)."""
+               history: list | None = None, error: str | None = None, device: str | None = None,
+               resolved: dict | None = None) -> None:
+        """Commit a run's outcome; ``device`` replaces the one recorded at the start (where a worker really ran), and
+        ``resolved`` (``{"train": {"task_chunk": 8}}``: what ``auto`` settings became) is merged into its config."""
         with self._write() as db:
+            if resolved:
+                row = db.execute("SELECT config FROM runs WHERE id = ?", (run_id,)).fetchone()
+                if row is not None:
+                    config = json.loads(row[0])
+                    for section, values in resolved.items():
+                        config.setdefault(section, {}).update(values)
+                    db.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config), run_id))
             db.execute(
                 "UPDATE runs SET status = ?, wall_time = ?, finished_at = ?, metrics = ?, history = ?, error = ?,"
                 " device = COALESCE(?, device) WHERE id = ?",

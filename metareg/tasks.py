@@ -69,13 +69,17 @@ class TaskBatch:
 
     def task(self, i: int) -> "TaskBatch":
         """The i-th task as a batch of one (for per-task reference loops)."""
+        return self.tasks(i, i + 1)
+
+    def tasks(self, start: int, stop: int) -> "TaskBatch":
+        """Tasks ``start`` to ``stop - 1`` as a batch (views, no copy): a chunk of the meta-batch."""
         return dataclasses.replace(
             self,
-            support_x=self.support_x[i : i + 1],
-            support_y=self.support_y[i : i + 1],
-            query_x=self.query_x[i : i + 1],
-            query_y=self.query_y[i : i + 1],
-            support_weight=None if self.support_weight is None else self.support_weight[i : i + 1],
+            support_x=self.support_x[start:stop],
+            support_y=self.support_y[start:stop],
+            query_x=self.query_x[start:stop],
+            query_y=self.query_y[start:stop],
+            support_weight=None if self.support_weight is None else self.support_weight[start:stop],
         )
 
     def with_support(self, support_x: torch.Tensor, support_y: torch.Tensor,

@@ -40,6 +40,10 @@ class MetaLearner(Part, nn.Module, ABC):
     #: True for a learner whose ``meta_loss`` is a surrogate (its gradient is the update, its value meaningless):
     #: the engine logs it as ``surrogate_loss`` instead of ``train_loss``, so no curve presents it as a loss
     surrogate_loss: ClassVar[bool] = False
+    #: True when the meta-loss's gradient is the mean over tasks of gradients that each depend on their own task
+    #: only (every built-in): the engine may then backpropagate the meta-batch in chunks of tasks to bound its
+    #: memory (``train.task_chunk``, ``metareg.chunking``). Set False if yours couples the tasks of a batch.
+    task_separable: ClassVar[bool] = True
 
     @classmethod
     def context_size(cls, config) -> int:
