@@ -9,6 +9,10 @@ Rows are grouped in *sections*, one per benchmark config (a benchmark with other
 where the metric is comparable. Beside each row is its *baseline*: the same combination with no adversary and no
 generator. Rows are ranked within their section by mean, in the metric's direction. With a suite, the suite's cells
 decide the rows, and a cell with no finished run shows as missing instead of disappearing.
+
+A row's *validation curve* (``Section.curves``, shown by ``metareg leaderboard --curves``) is its validation
+metric at each outer update where every one of its finished seeds validated, averaged over those seeds, so a
+reader sees whether the ranking had settled by the end of the budget.
 """
 from __future__ import annotations
 
@@ -152,6 +156,46 @@ class Entry:
         return text + (f" [{self.settings}]" if self.settings else "")
 
 
+@dataclass(frozen=True)
+class Curve:
+    """One row's validation metric by outer update: at each iteration that *every* one of its finished seeds
+    validated at, the mean over those seeds; ``dropped`` the iterations only some of them logged (left out, so
+    each point averages the same seeds); ``best_at`` the iteration of the best mean in the metric's direction (the
+    earliest on a tie; None without a direction or a point)."""
+
+    iterations: list[int]
+    means: list[float]
+    dropped: list[int]
+    best_at: int | None
+
+
+def validation_key(metric: str | None) -> str:
+    """The history key the engine logs a validation point under (``val_accuracy``, ``val_mse``)."""
+    return f"val_{metric}"
+
+
+def validation_curve(histories: Sequence[Sequence[dict]], key: str, higher_is_better: bool | None) -> Curve:
+    """The :class:`Curve` of ``key`` over runs' logged ``histories`` (one list of entries per finished run)."""
+    per_run = []
+    for history in histories:
+        points = {}
+        for entry in history:
+            if entry.get(key) is not None:
+                points[int(entry["iteration"])] = float(entry[key])
+        per_run.append(points)
+    if not per_run:
+        return Curve([], [], [], None)
+    shared = set.intersection(*(set(points) for points in per_run))
+    iterations = sorted(shared)
+    means = [math.fsum(points[i] for points in per_run) / len(per_run) for i in iterations]
+    finite = [(mean, i) for i, mean in zip(iterations, means) if math.isfinite(mean)]
+    best_at = None
+    if finite and higher_is_better is not None:
+        best = (max if higher_is_better else min)(mean for mean, _ in finite)
+        best_at = next(i for mean, i in finite if mean == best)
+    return Curve(iterations, means, sorted(set().union(*per_run) - shared), best_at)
+
+
 @dataclass
 class Section:
     """One benchmark config, where the rows share a metric."""
@@ -176,6 +220,12 @@ class Section:
     @property
     def title(self) -> str:
         return self.benchmark + (f" [{self.settings}]" if self.settings else "")
+
+    @property
+    def curves(self) -> list[Curve]:
+        """Each row's validation curve (see :class:`Curve`), in row order."""
+        return [validation_curve(e.histories, validation_key(self.metric), self.higher_is_better)
+                for e in self.entries]
 
 
 @dataclass

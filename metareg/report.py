@@ -4,6 +4,11 @@
 which cells are bold), and Markdown and HTML both print that table, so they cannot disagree. CSV and JSON give the
 same rows as raw numbers (``records``) for scripts. The HTML report is one self-contained file: its plots are PNG
 data URIs and its style is inline, so it opens in a browser from disk with no server and no network.
+
+With ``curves`` (``metareg leaderboard --curves``) Markdown and HTML add ``curve_table`` after each section's table:
+the same rows, one column per validation iteration, and where each row's mean peaks; JSON adds the same numbers
+under each section's ``curves`` key. CSV, one flat table of rows, has no place for them and is unchanged. Without
+``curves`` every format is exactly what it was before the option existed.
 """
 from __future__ import annotations
 
@@ -12,10 +17,11 @@ import csv
 import html
 import io
 import json
+import math
 from dataclasses import dataclass
 from typing import Callable
 
-from metareg.board import Board, Entry, Section
+from metareg.board import Board, Curve, Entry, Section
 from metareg.stats import Estimate
 
 MISSING = "—"
@@ -94,6 +100,58 @@ def section_note(section: Section) -> str:
                if section.has_domain_accuracy else ""))
 
 
+def curve_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
+    """The validation curves of one section as a table: the ranking table's rows and their naming columns (so
+    the two tables line up), one column per iteration any row has, the mean over the row's finished seeds
+    (best per column bold), and "best at", the iteration of the row's best mean."""
+    header, ranked = section_table(section)
+    named = header.index(next(h for h in header if "mean ± 95% CI" in h))
+    curves = section.curves
+    iterations = sorted({i for curve in curves for i in curve.iterations})
+    columns = [{i: m for i, m in zip(curve.iterations, curve.means)} for curve in curves]
+    best = {i: _best([c.get(i) for c in columns], section.higher_is_better) for i in iterations}
+    rows = []
+    for row, curve, column in zip(ranked, curves, columns):
+        cells = [Cell(c.text) for c in row[:named]]
+        cells += [Cell(MISSING) if i not in column else Cell(f"{column[i]:.3f}", column[i] == best[i])
+                  for i in iterations]
+        rows.append(cells + [Cell(MISSING if curve.best_at is None else str(curve.best_at))])
+    return header[:named] + [str(i) for i in iterations] + ["best at"], rows
+
+
+def curve_title(section: Section) -> str:
+    return f"Validation {section.metric or 'metric'} by outer update"
+
+
+def curve_note(section: Section) -> str:
+    """The sentence under a curve table's title: what its numbers are."""
+    direction = {True: "higher is better", False: "lower is better"}.get(section.higher_is_better, "")
+    metric = section.metric or "metric"
+    if not any(curve.iterations for curve in section.curves):
+        return (f"No row has a validation {metric} logged by all its finished seeds (train.val_every=0 turns "
+                f"validation off).")
+    return (f"Validation {metric} ({direction}) on the benchmark's validation episodes after each outer update "
+            f"where it was measured (train.val_every), mean over the row's finished seeds. Best at: the outer update "
+            f"of the row's best mean (the earliest on a tie). Bold: best in its column.")
+
+
+def curve_dropped(section: Section) -> str | None:
+    """The line under a curve table when some rows' seeds validated at different iterations (None when not)."""
+    rows = [f"{e.label} ({', '.join(map(str, curve.dropped))})"
+            for e, curve in zip(section.entries, section.curves) if curve.dropped]
+    if not rows:
+        return None
+    return ("Left out, as not every finished seed of the row validated there (each row shows only the iterations "
+            "all its seeds share): " + "; ".join(rows) + ".")
+
+
+def _curve_record(entry: Entry, curve: Curve) -> dict:
+    return {"learner": entry.parts["learner"], "backbone": entry.parts["backbone"],
+            "adversary": entry.parts["adversary"], "generator": entry.parts["generator"], "settings": entry.settings,
+            "iterations": curve.iterations, "means": [m if math.isfinite(m) else None for m in curve.means],
+            "best_at": curve.best_at, "dropped_iterations": curve.dropped}
+
+
 def failures(section: Section) -> list[tuple[Entry, str]]:
     return [(e, err) for e in section.entries for err in e.errors]
 
@@ -115,7 +173,14 @@ def footer_lines(board: Board) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------------
 # formats
 # ---------------------------------------------------------------------------------------------------------------
-def to_markdown(board: Board) -> str:
+def _markdown_table(header: list[str], rows: list[list[Cell]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in rows:
+        out.append("| " + " | ".join(f"**{c.text}**" if c.bold else c.text.replace("|", "\\|") for c in row) + " |")
+    return out
+
+
+def to_markdown(board: Board, *, curves: bool = False) -> str:
     out = [f"# {board.title}", ""]
     if board.description:
         out += [board.description, ""]
@@ -124,16 +189,19 @@ def to_markdown(board: Board) -> str:
     for section in board.sections:
         header, rows = section_table(section)
         out += [f"## {section.title}", "", section_note(section), ""]
-        out.append("| " + " | ".join(header) + " |")
-        out.append("|" + "|".join("---" for _ in header) + "|")
-        for row in rows:
-            out.append("| " + " | ".join(f"**{c.text}**" if c.bold else c.text.replace("|", "\\|") for c in row)
-                       + " |")
+        out += _markdown_table(header, rows)
         out.append("")
         for entry, error in failures(section):
             out.append(f"- failed: {entry.label}: {error}")
         if failures(section):
             out.append("")
+        if curves:
+            out += [f"### {curve_title(section)}", "", curve_note(section), ""]
+            if any(curve.iterations for curve in section.curves):
+                out += _markdown_table(*curve_table(section)) + [""]
+            dropped = curve_dropped(section)
+            if dropped:
+                out += [dropped, ""]
     out += ["---", ""] + footer_lines(board)
     return "\n".join(out) + "\n"
 
@@ -152,7 +220,20 @@ ul.failures { color: #a33; }
 """
 
 
-def to_html(board: Board) -> str:
+def _html_table(header: list[str], rows: list[list[Cell]], first_number: int) -> list[str]:
+    esc = html.escape
+    out = ['<table class="board"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr></thead><tbody>"]
+    for row in rows:
+        cells = []
+        for i, c in enumerate(row):
+            text = f"<strong>{esc(c.text)}</strong>" if c.bold else esc(c.text)
+            cells.append(f'<td class="num">{text}</td>' if i >= first_number or i == 0 else f"<td>{text}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    return out
+
+
+def to_html(board: Board, *, curves: bool = False) -> str:
     from metareg.plots import bar_chart, learning_curves
 
     esc = html.escape
@@ -164,20 +245,19 @@ def to_html(board: Board) -> str:
         out.append("<p>No finished runs yet: <code>metareg bench</code> makes some.</p>")
     for section in board.sections:
         header, rows = section_table(section)
-        out += [f"<h2>{esc(section.title)}</h2>", f'<p class="note">{esc(section_note(section))}</p>',
-                '<table class="board"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in header)
-                + "</tr></thead><tbody>"]
+        out += [f"<h2>{esc(section.title)}</h2>", f'<p class="note">{esc(section_note(section))}</p>']
         first_number = header.index(next(h for h in header if "mean ± 95% CI" in h))
-        for row in rows:
-            cells = []
-            for i, c in enumerate(row):
-                text = f"<strong>{esc(c.text)}</strong>" if c.bold else esc(c.text)
-                cells.append(f'<td class="num">{text}</td>' if i >= first_number or i == 0 else f"<td>{text}</td>")
-            out.append("<tr>" + "".join(cells) + "</tr>")
-        out.append("</tbody></table>")
+        out += _html_table(header, rows, first_number)
         if failures(section):
             out.append('<ul class="failures">' + "".join(f"<li>failed: {esc(e.label)}: {esc(err)}</li>"
                                                          for e, err in failures(section)) + "</ul>")
+        if curves:
+            out += [f"<h3>{esc(curve_title(section))}</h3>", f'<p class="note">{esc(curve_note(section))}</p>']
+            if any(curve.iterations for curve in section.curves):
+                out += _html_table(*curve_table(section), first_number)
+            dropped = curve_dropped(section)
+            if dropped:
+                out.append(f'<p class="note">{esc(dropped)}</p>')
         captions = {"bar chart": "mean ± 95% CI per row; grey: baselines (no adversary, no generator)",
                     "learning curves": "mean over seeds of the logged meta-training loss and validation metric"}
         for kind, png in (("bar chart", bar_chart(section)), ("learning curves", learning_curves(section))):
@@ -210,7 +290,8 @@ def records(board: Board) -> list[dict]:
     return out
 
 
-def to_csv(board: Board) -> str:
+def to_csv(board: Board, *, curves: bool = False) -> str:
+    """The rows as CSV; ``curves`` changes nothing (a flat table of rows has no place for them: use JSON)."""
     rows = records(board)
     buffer = io.StringIO()
     fields = list(rows[0]) if rows else ["benchmark", "learner", "metric", "mean", "ci95", "n"]
@@ -221,22 +302,25 @@ def to_csv(board: Board) -> str:
     return buffer.getvalue()
 
 
-def to_json(board: Board) -> str:
+def to_json(board: Board, *, curves: bool = False) -> str:
+    """The board as JSON; with ``curves`` each section also has ``curves``, one object per row in row order."""
     sections = []
     rows = iter(records(board))
     for section in board.sections:
         sections.append({"benchmark": section.benchmark, "settings": section.settings, "metric": section.metric,
                          "higher_is_better": section.higher_is_better,
                          "rows": [next(rows) for _ in section.entries]})
+        if curves:
+            sections[-1]["curves"] = [_curve_record(e, c) for e, c in zip(section.entries, section.curves)]
     return json.dumps({"title": board.title, "description": board.description, "sections": sections,
                        "footer": board.footer}, indent=2) + "\n"
 
 
-#: format name -> (renderer, file extension)
-FORMATS: dict[str, tuple[Callable[[Board], str], str]] = {
+#: format name -> (renderer, file extension); each renderer takes the board and the keyword ``curves``
+FORMATS: dict[str, tuple[Callable[..., str], str]] = {
     "md": (to_markdown, "md"), "html": (to_html, "html"), "csv": (to_csv, "csv"), "json": (to_json, "json"),
 }
 
 
-def render(board: Board, fmt: str) -> str:
-    return FORMATS[fmt][0](board)
+def render(board: Board, fmt: str, *, curves: bool = False) -> str:
+    return FORMATS[fmt][0](board, curves=curves)

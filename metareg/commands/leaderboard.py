@@ -3,6 +3,7 @@
 With ``--suite NAME`` the board holds exactly that suite's cells, unfinished ones shown as missing. Without it the
 selectors, seeds and ``key=value`` settings filter the stored runs (``metareg.board_select``): a selector left out
 matches every run, a setting narrows only the runs it applies to; with none of them, every run in the store.
+``--curves`` adds each row's validation metric by outer update (``metareg.report.curve_table``).
 """
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        help="md, html, csv or json; several comma separated (default md)")
     board.add_argument("--out", metavar="DIR", help="write leaderboard[-SUITE].<format> files here (default: stdout)")
     board.add_argument("--title", help="the report's title")
+    board.add_argument("--curves", action="store_true",
+                       help="after each benchmark's table, the validation metric by outer update: per row the mean "
+                            "over its finished seeds at each validation point, and where it is best (md, html, "
+                            "json; csv unchanged)")
     return board
 
 
@@ -58,14 +63,14 @@ def run(args: argparse.Namespace) -> int:
                         store_path=store.path)
     if not args.out:
         for fmt in formats:
-            print(render(board, fmt), end="")
+            print(render(board, fmt, curves=args.curves), end="")
         return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = "leaderboard" + (f"-{suite.name}" if suite else "")
     for fmt in formats:
         target = out / f"{stem}.{FORMATS[fmt][1]}"
-        target.write_text(render(board, fmt), encoding="utf-8")
+        target.write_text(render(board, fmt, curves=args.curves), encoding="utf-8")
         print(target)
     return 0
 
