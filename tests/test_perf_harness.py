@@ -145,3 +145,26 @@ def test_grouped_predictions_equal_the_per_task_loop(learner):
         out[vectorize] = model.predict(batch)
     assert out["grouped"].shape == (w.meta_batch, w.n_outputs * w.query, w.n_outputs)
     torch.testing.assert_close(out["grouped"], out["loop"], rtol=1e-9, atol=1e-12)
+
+
+def test_chunked_variants_are_checked_timed_and_measured_beside_their_strategy():
+    options = harness.Options(workloads=["conv4"], learners=["maml"], implementations=["torch-loop", "metareg-grouped"],
+                              tiny=True, steps=2, warmup=0, chunks=(1, 2), log=None)
+    result = harness.run(options)
+    rows = [(r["implementation"], r["status"]) for r in result["results"]]
+    assert rows == [("torch-loop", "ok"), ("metareg-grouped", "ok"), ("metareg-grouped/chunk1", "ok"),
+                    ("metareg-grouped/chunk2", "ok")]
+    assert "on the first 4 tasks" in result["environment"]["check"]  # 2 + 1 < 4: every chunk size split it
+    for r in result["results"]:
+        assert r["grad_rel_diff"] <= 1e-6 and len(r["step_seconds"]) == 2 and "peak_memory_bytes" in r
+    assert "metareg-grouped/chunk2" in report.markdown(result)
+
+
+def test_metareg_auto_reports_the_chunk_its_memory_probe_chose_within_the_budget():
+    options = harness.Options(workloads=["conv4"], learners=["maml"], implementations=["torch-loop", "metareg-auto"],
+                              tiny=True, steps=1, warmup=0, memory_budget=100_000, log=None)
+    result = harness.run(options)
+    auto = {r["implementation"]: r for r in result["results"]}["metareg-auto"]
+    assert auto["status"] == "ok" and auto["chunk"] == 2  # the tiny batch fits whole in 100,000 MiB
+    assert auto["memory_budget_bytes"] == 100_000 * 2**20
+    assert "| metareg-auto (chunks of 2, budget 100,000.0 MiB) |" in report.markdown(result)

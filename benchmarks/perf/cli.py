@@ -33,7 +33,13 @@ def build_parser(prog: str = "python -m benchmarks.perf") -> argparse.ArgumentPa
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--device", default="auto", help="auto (a GPU when torch sees one), cpu, cuda, cuda:N")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--check-tasks", type=int, default=4, help="tasks in the float64 gradient check (default 4)")
+    parser.add_argument("--check-tasks", type=int, default=4,
+                        help="tasks in the float64 gradient check (default 4; with --chunks at least the largest + 1)")
+    parser.add_argument("--memory-budget", default="auto", metavar="MIB", type=_budget,
+                        help="metareg-auto's memory budget in MiB, as train.memory_budget (default auto)")
+    parser.add_argument("--chunks", type=int, nargs="+", metavar="N", default=(),
+                        help="also run each selected metareg implementation with the meta-batch backpropagated N "
+                             "tasks at a time (train.task_chunk), as IMPL/chunkN")
     parser.add_argument("--tolerance", type=float, default=1e-6, help="largest relative gradient difference")
     parser.add_argument("--meta-batch", type=int, help="override the workloads' meta-batch size")
     parser.add_argument("--inner-steps", type=int, help="override the workloads' inner steps")
@@ -51,11 +57,16 @@ def build_parser(prog: str = "python -m benchmarks.perf") -> argparse.ArgumentPa
     return parser
 
 
+def _budget(value: str):
+    return value if value == "auto" else float(value)
+
+
 def options_from(args: argparse.Namespace, command: str) -> harness.Options:
     return harness.Options(
         workloads=args.workload, learners=args.learner, implementations=args.impl, steps=args.steps,
-        warmup=args.warmup, check_tasks=args.check_tasks, tolerance=args.tolerance, device=args.device,
-        threads=args.threads, seed=args.seed, tiny=args.tiny, amp=args.amp, compile=args.compile,
+        warmup=args.warmup, check_tasks=args.check_tasks, chunks=tuple(args.chunks), tolerance=args.tolerance,
+        memory_budget=args.memory_budget,
+        device=args.device, threads=args.threads, seed=args.seed, tiny=args.tiny, amp=args.amp, compile=args.compile,
         meta_batch=args.meta_batch, inner_steps=args.inner_steps, sweep=args.sweep,
         sweep_values=tuple(args.sweep_values) if args.sweep_values else None, memory=not args.no_memory,
         heap_reuse=args.heap_reuse, command=command, log=None if args.quiet else harness.stderr_log,

@@ -7,6 +7,8 @@ memory comes last: the CPU method changes the allocator's behaviour, which must 
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
 import importlib.metadata
 import os
@@ -19,7 +21,7 @@ import torch
 
 from benchmarks.perf import measure
 from benchmarks.perf.base import LEARNERS, Case, Unsupported
-from benchmarks.perf.implementations import IMPLEMENTATIONS, REFERENCE, Implementation, initial_weights
+from benchmarks.perf.implementations import IMPLEMENTATIONS, REFERENCE, Implementation, chunked, initial_weights
 from benchmarks.perf.workloads import WORKLOADS, Workload, cast, tiny
 from metareg.errors import MetaregError
 
@@ -36,6 +38,10 @@ class Options:
     steps: int = 20
     warmup: int = 3
     check_tasks: int = 4
+    #: also run each selected metareg implementation with the meta-batch in chunks of these many tasks
+    chunks: tuple[int, ...] = ()
+    #: MiB (or ``auto``) within which ``metareg-auto`` chooses its chunk, as ``train.memory_budget``
+    memory_budget: object = "auto"
     tolerance: float = 1e-6
     device: str = "auto"
     threads: int | None = None
@@ -128,7 +134,16 @@ def run(options: Options) -> dict:
 
 def _run(options: Options) -> dict:
     device = resolve_device(options.device)
-    impls = {**IMPLEMENTATIONS, **options.extra}
+    extra = chunked(options.implementations, options.chunks)
+    if extra:  # each chunked variant right after its strategy, and a check batch that every chunk size splits
+        names = []
+        for name in options.implementations:
+            names += [name] + [n for n in extra if n.startswith(f"{name}/")]
+        options = dataclasses.replace(options, implementations=names,
+                                      check_tasks=max(options.check_tasks, max(options.chunks) + 1))
+    impls = {**IMPLEMENTATIONS, **extra, **options.extra}
+    impls["metareg-auto"] = dataclasses.replace(impls["metareg-auto"], build=functools.partial(
+        impls["metareg-auto"].build, budget=options.memory_budget))
     heap_reuse = options.heap_reuse and device.type == "cpu" and measure.reuse_heap()
     load_before = os.getloadavg()
     env = {
@@ -159,10 +174,14 @@ def _run(options: Options) -> dict:
         for learner in options.learners:
             accepted = _check(options, base, learner, impls, device, records)
             for w in sweep_points(options, base):
+                built = {}
                 for name, record in accepted.items():
                     row = dict(record, meta_batch=w.meta_batch, inner_steps=w.inner_steps)
                     records.append(row)
-                    _time(options, w, learner, impls[name], device, row, timed)
+                    step = _build(options, w, learner, impls[name], device, row)
+                    if step is not None:
+                        built[name] = (row, step)
+                _time(options, w, learner, built, timed)
     if options.memory:
         for row, step in timed:
             try:
@@ -231,25 +250,44 @@ def _check(options, w: Workload, learner: str, impls, device, records) -> dict[s
     return accepted
 
 
-def _time(options, w: Workload, learner: str, impl: Implementation, device, row: dict, timed: list) -> None:
+def _build(options, w: Workload, learner: str, impl: Implementation, device, row: dict):
+    """The float32 meta-step ``impl`` times, or None (with the row saying why) when it cannot be built."""
     weights = [t.to(device) for t in initial_weights(w, learner, options.seed)]
     case = Case(w, learner, weights, device, torch.float32, compile=options.compile)
     try:
-        step = measure.MetaStep(impl.build(case), measure.pin(w.sample(options.seed + 2), device), device,
+        return measure.MetaStep(impl.build(case), measure.pin(w.sample(options.seed + 2), device), device,
                                 amp=options.amp)
-        timing = measure.time_steps(step, options.steps, options.warmup)
     except Unsupported as exc:
         row.update(status="skipped", reason=str(exc))
-        return
     except Exception as exc:  # noqa: BLE001 - e.g. torch.compile failing on one implementation
         row.update(status="error", reason=_line(exc))
-        return
-    _log(options, f"{w.name} {learner} {impl.name} (meta-batch {w.meta_batch}, {w.inner_steps} inner steps): "
-                  f"{timing.median:.4g} s per meta-step")
-    row.update(seconds_per_step=timing.median, cpu_seconds_per_step=timing.cpu_median,
-               tasks_per_second=w.meta_batch / timing.median, step_seconds=[round(s, 6) for s in timing.seconds],
-               finite=timing.finite)
-    timed.append((row, step))
+    return None
+
+
+def _time(options, w: Workload, learner: str, built: dict, timed: list) -> None:
+    """Time every built implementation of one point interleaved (``measure.time_interleaved``); an error while
+    stepping falls back to timing each alone, so one broken implementation loses only its own row."""
+    steps = {name: step for name, (_, step) in built.items()}
+    try:
+        timings = measure.time_interleaved(steps, options.steps, options.warmup)
+    except Exception:  # noqa: BLE001
+        timings = {}
+        for name, (row, step) in built.items():
+            try:
+                timings.update(measure.time_interleaved({name: step}, options.steps, options.warmup))
+            except Exception as exc:  # noqa: BLE001
+                row.update(status="error", reason=_line(exc))
+    for name, timing in timings.items():
+        row, step = built[name]
+        choice = getattr(step.stepper, "choice", None)
+        if choice is not None:  # metareg-auto: what the memory probe chose
+            row.update(chunk=choice.chunk, memory_budget_bytes=choice.budget)
+        _log(options, f"{w.name} {learner} {name} (meta-batch {w.meta_batch}, {w.inner_steps} inner steps): "
+                      f"{timing.median:.4g} s per meta-step")
+        row.update(seconds_per_step=timing.median, cpu_seconds_per_step=timing.cpu_median,
+                   tasks_per_second=w.meta_batch / timing.median, step_seconds=[round(s, 6) for s in timing.seconds],
+                   finite=timing.finite)
+        timed.append((row, step))
 
 
 def _ratios(records: list[dict]) -> None:

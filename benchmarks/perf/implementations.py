@@ -61,9 +61,14 @@ def initial_weights(workload: Workload, learner: str, seed: int) -> list[torch.T
 
 
 class Metareg:
-    """metareg's learner with ``vectorize`` forced (vmap, loop or grouped); ``torch.compile`` of the meta-loss."""
+    """metareg's learner with ``vectorize`` forced (vmap, loop or grouped); ``torch.compile`` of the meta-loss.
 
-    def __init__(self, case: Case, vectorize: str):
+    With ``chunk``, the meta-batch is backpropagated ``chunk`` tasks at a time as the engine does with
+    ``train.task_chunk`` (``metareg.chunking.meta_backward``; not compiled); ``chunk="auto"`` chooses it as the
+    engine does, by a memory probe on the first batch against ``budget`` (MiB or ``auto``), and keeps the choice
+    in ``choice`` for the report."""
+
+    def __init__(self, case: Case, vectorize: str, chunk: int | str | None = None, budget: object = "auto"):
         from metareg.errors import MetaregError
 
         try:
@@ -73,11 +78,23 @@ class Metareg:
         self.learner = learner.to(device=case.device, dtype=case.dtype)
         self.params = nets.load(self.learner, case.weights)
         self.loss = torch.compile(self._loss) if case.compile else self._loss
+        self.chunk, self.budget, self.choice = chunk, budget, None
 
     def _loss(self, batch):
         return self.learner.meta_loss(batch).loss
 
     def backward(self, batch):
+        if self.chunk == "auto" and self.choice is None:
+            from metareg.memory_budget import choose_chunk
+
+            self.choice = choose_chunk(self.learner, batch, list(self.learner.parameters()), batch.support_x.device,
+                                       self.budget)
+        if self.chunk is not None:
+            from metareg.chunking import meta_backward
+
+            chunk = self.choice.chunk if self.chunk == "auto" else self.chunk
+
+            return meta_backward(self.learner, batch, list(self.learner.parameters()), chunk).loss
         loss = self.loss(batch)
         loss.backward()
         return loss.detach()
@@ -100,7 +117,24 @@ IMPLEMENTATIONS = {
                        "metareg, the same pure function looped over tasks"),
         Implementation("metareg-grouped", functools.partial(Metareg, vectorize="grouped"),
                        "metareg, per-task weights stacked into grouped convolutions (Conv4)"),
+        Implementation("metareg-auto", functools.partial(Metareg, vectorize="auto", chunk="auto"),
+                       "metareg as a run does it: vectorize=auto, train.task_chunk=auto within --memory-budget"),
         Implementation("learn2learn", Learn2LearnMAML, "learn2learn.algorithms.MAML, clone() per task"),
         Implementation("higher", HigherMAML, "higher.innerloop_ctx with a differentiable SGD per task"),
     )
 }
+
+
+def chunked(names: list[str], chunks: tuple[int, ...]) -> dict[str, Implementation]:
+    """``IMPL/chunkN`` for each metareg implementation among ``names`` and each N: the same strategy with the
+    meta-batch backpropagated N tasks at a time (``--chunks``)."""
+    out = {}
+    for name in names:
+        impl = IMPLEMENTATIONS.get(name)
+        if impl is None or not isinstance(impl.build, functools.partial) or impl.build.func is not Metareg:
+            continue
+        for n in chunks:
+            out[f"{name}/chunk{n}"] = Implementation(
+                f"{name}/chunk{n}", functools.partial(Metareg, vectorize=impl.build.keywords["vectorize"], chunk=n),
+                f"{impl.summary}, {n} tasks per backward pass")
+    return out

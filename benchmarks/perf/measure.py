@@ -5,7 +5,8 @@ Why this way:
   (pinned host memory, non-blocking), zero the gradients, the implementation's ``backward``, an Adam step;
 - losses are summed on the device and read once at the end, so the loop adds no host-device synchronisation; on a
   GPU each step is bracketed by CUDA events, read after one final synchronise;
-- the median of the timed steps, after warm-up steps that absorb allocation, autotuning and compilation.
+- the median of the timed steps, after warm-up steps that absorb allocation, autotuning and compilation;
+- implementations interleaved step by step (``time_interleaved``), so a ratio compares steps run side by side.
 """
 from __future__ import annotations
 
@@ -75,27 +76,37 @@ class Timing:
         return statistics.median(self.cpu_seconds) if self.cpu_seconds else None
 
 
-def time_steps(step: MetaStep, steps: int, warmup: int) -> Timing:
-    total = torch.zeros((), device=step.device)
-    for _ in range(warmup):
-        total += step().float()
-    wall, cpu = [], []
-    if step.device.type == "cuda":
-        events = [torch.cuda.Event(enable_timing=True) for _ in range(steps + 1)]
-        torch.cuda.synchronize(step.device)
-        events[0].record()
-        for i in range(steps):
-            total += step().float()
-            events[i + 1].record()
-        torch.cuda.synchronize(step.device)
-        wall = [a.elapsed_time(b) / 1000 for a, b in zip(events, events[1:])]
-    else:
-        for _ in range(steps):
-            w0, c0 = time.perf_counter(), time.process_time()
-            total += step().float()
-            wall.append(time.perf_counter() - w0)
-            cpu.append(time.process_time() - c0)
-    return Timing(wall, cpu, bool(torch.isfinite(total).item()))
+def time_interleaved(steps: dict[str, MetaStep], n_steps: int, warmup: int) -> dict[str, Timing]:
+    """The wall (and CPU) seconds of ``n_steps`` steps of each implementation, round by round: one step of each in
+    turn, the order rotating each round, so a change in the machine's load (another process, thermal state) falls
+    on all of them alike rather than on whichever ran during it. Warm-up steps of every implementation come first."""
+    names = list(steps)
+    totals = {n: torch.zeros((), device=steps[n].device) for n in names}
+    for n in names:
+        for _ in range(warmup):
+            totals[n] += steps[n]().float()
+    wall: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
+    events: dict[str, list] = {n: [] for n in names}
+    for i in range(n_steps):
+        for n in names[i % len(names):] + names[:i % len(names)]:
+            step = steps[n]
+            if step.device.type == "cuda":
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                totals[n] += step().float()
+                end.record()
+                events[n].append((start, end))
+            else:
+                w0, c0 = time.perf_counter(), time.process_time()
+                totals[n] += step().float()
+                wall[n].append(time.perf_counter() - w0)
+                cpu[n].append(time.process_time() - c0)
+    for n in names:
+        if events[n]:
+            torch.cuda.synchronize(steps[n].device)
+            wall[n] = [a.elapsed_time(b) / 1000 for a, b in events[n]]
+    return {n: Timing(wall[n], cpu[n], bool(torch.isfinite(totals[n]).item())) for n in names}
 
 
 # --- the C allocator and memory -----------------------------------------------------------------------------------

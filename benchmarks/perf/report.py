@@ -58,6 +58,8 @@ def markdown(report: dict) -> str:
     out = header(report) + ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
         cells = [r["workload"], r["learner"], r["implementation"]]
+        if "chunk" in r:
+            cells[-1] += f" (chunks of {r['chunk']}, budget {_mib(r.get('memory_budget_bytes'))})"
         if sweep:
             cells.append(str(r["meta_batch"] if sweep == "meta-batch" else r["inner_steps"]))
         cells.append(_check_cell(r))

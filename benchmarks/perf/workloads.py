@@ -85,6 +85,12 @@ WORKLOADS = {
         inner_lr={"maml": 0.4, "fomaml": 0.4, "reptile": 0.1, "cavia": 1.0}, context_dim=100,
         description="5-way 1-shot Conv4 (64 filters) on 28x28, 15 queries per class, meta-batch 32, 5 inner steps",
     ),
+    "conv4-84": Workload(
+        name="conv4-84", kind="classification", input_shape=(1, 84, 84), n_outputs=5, support=1, query=15,
+        meta_batch=32, inner_steps=5, backbone="conv4", backbone_config={"channels": 64},
+        inner_lr={"maml": 0.4, "fomaml": 0.4, "reptile": 0.1, "cavia": 1.0}, context_dim=100,
+        description="conv4 at 84x84 (Office-31's and mini-ImageNet's size): ~9x its activations per task",
+    ),
 }
 
 
