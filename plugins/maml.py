@@ -9,7 +9,7 @@ from torch.func import functional_call
 
 import metareg
 from metareg.functional import (STRATEGIES, grouped_forward, learner_layers, per_task, resolve_strategy, sgd_steps,
-                                stacked, task_loss, task_losses)
+                                stacked, tape_sgd_steps, task_loss, task_losses)
 
 
 class MAML(metareg.MetaLearner):
@@ -75,7 +75,7 @@ class MAML(metareg.MetaLearner):
         def support_loss(p):
             return task_losses(self.spec.kind, grouped_forward(layers, p, sx), sy).sum()
 
-        return sgd_steps(support_loss, stacked(params, len(sx)), steps, self.config.inner_lr, first_order)
+        return tape_sgd_steps(support_loss, stacked(params, len(sx)), steps, self.config.inner_lr, first_order)
 
     def meta_loss(self, batch):
         params = dict(self.named_parameters())

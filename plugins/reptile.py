@@ -9,7 +9,7 @@ from torch.func import functional_call
 
 import metareg
 from metareg.functional import (STRATEGIES, grouped_forward, learner_layers, per_task, resolve_strategy, sgd_steps,
-                                stacked, task_loss, task_losses)
+                                stacked, tape_sgd_steps, task_loss, task_losses)
 
 
 class Reptile(metareg.MetaLearner):
@@ -102,7 +102,7 @@ class Reptile(metareg.MetaLearner):
             losses = task_losses(self.spec.kind, grouped_forward(layers, p, x), y)
             return losses.sum(), losses
 
-        return sgd_steps(loss_fn, stacked(params, len(x)), steps, self.config.inner_lr, has_aux=True)
+        return tape_sgd_steps(loss_fn, stacked(params, len(x)), steps, self.config.inner_lr, has_aux=True)
 
     def adapted_weights(self, batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """φ_i for every task of ``batch`` (``{name: [tasks, *shape]}``, detached) and each task's loss before."""
