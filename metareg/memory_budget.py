@@ -10,6 +10,12 @@ A line through the two, peak(c) = base + c * per_task, predicts every chunk; ``a
 prediction times ``MARGIN`` is within the budget, then evens the chunks out (32 tasks in 3 chunks: 11, 11, 10).
 The whole meta-batch in one pass, when it fits, is exactly the unchunked step.
 
+On the CPU a pass is also kept under ``CPU_PASS_BYTES`` when the budget would allow more, because smaller passes
+were measured faster there: second-order Conv4 MAML at meta-batch 32 took 2.85, 2.66 and 2.89 s per step in chunks
+of 2, 4 and 8 tasks against 5.13 s for the whole batch in one pass (``python -m benchmarks.perf --chunks``,
+docs/performance.md). A whole batch's tensors of hundreds of MiB overflow the cache and are mapped afresh and
+page-faulted by glibc at every step; a GPU wants the large kernels, so there the budget alone decides.
+
 The budget (``train.memory_budget``, MiB) defaults to a share of what the device has free when the run starts:
 ``CUDA_SHARE`` of ``torch.cuda.mem_get_info``'s free bytes, ``CPU_SHARE`` of Linux's ``MemAvailable`` (grid workers
 on one machine each take that share of what is left when they start). Where memory cannot be measured (a CPU
@@ -35,6 +41,7 @@ from metareg.tasks import TaskBatch
 AUTO = "auto"
 CPU_SHARE, CUDA_SHARE = 0.5, 0.8
 MARGIN = 1.2  # predicted peaks are inflated by this before they are compared with the budget
+CPU_PASS_BYTES = 512 * (1 << 20)  # on the CPU, the predicted peak of one pass when the budget allows more
 PROBE_TASKS = 4
 MIB = 1 << 20
 
@@ -74,6 +81,7 @@ class ChunkChoice:
     base: int | None = None
     per_task: int | None = None
     reason: str = ""
+    cpu_capped: bool = False  # the budget allowed more, CPU_PASS_BYTES did not
 
     def line(self) -> str:
         whole = self.chunk >= self.tasks
@@ -81,8 +89,9 @@ class ChunkChoice:
             f"chunks of {self.chunk} of the {self.tasks} tasks ({-(-self.tasks // self.chunk)} passes)")
         if self.per_task is None:
             return f"memory: {what} ({self.reason})"
+        cap = f", and at most {_mib(CPU_PASS_BYTES)} per pass on the CPU (faster)" if self.cpu_capped else ""
         return (f"memory: {what}; measured {_mib(self.base)} + {_mib(self.per_task)} per task against a budget of "
-                f"{_mib(self.budget)} (train.memory_budget)")
+                f"{_mib(self.budget)} (train.memory_budget){cap}")
 
     def stored(self) -> dict[str, Any]:
         out: dict[str, Any] = {"task_chunk": self.chunk}
@@ -117,9 +126,10 @@ def choose_chunk(learner: torch.nn.Module, batch: TaskBatch, params: Sequence[to
             f"one task of this meta-batch needs about {_mib(MARGIN * (base + per_task))} with the margin, over the "
             f"memory budget of {_mib(budget)}: raise train.memory_budget (MiB), or lower the image size, the inner "
             f"steps or the backbone's width")
-    chunk = max(fits)
+    fast = [c for c in fits if base + c * per_task <= CPU_PASS_BYTES] if device.type == "cpu" else fits
+    chunk = max(fast or fits[:1])
     passes = -(-tasks // chunk)
-    return ChunkChoice(-(-tasks // passes), tasks, budget, base, per_task)
+    return ChunkChoice(-(-tasks // passes), tasks, budget, base, per_task, cpu_capped=chunk < max(fits))
 
 
 def measure_peak(fn: Callable[[], Any], device: torch.device) -> int | None:

@@ -109,7 +109,9 @@ class _Linear(torch.nn.Module):
         return LearnerOutput(self.w.sum() * len(batch))
 
 
-def _choose(tasks, budget_mib, base_mib=100, per_task_mib=50):
+def _choose(tasks, budget_mib, base_mib=100, per_task_mib=50, device="meta"):
+    """``choose_chunk`` with the probe's measurements made up; ``meta`` stands for a device that is not the CPU
+    (the choice only asks whether it is the CPU; nothing runs on it)."""
     sizes = []
 
     def peak(fn, device):
@@ -128,7 +130,7 @@ def _choose(tasks, budget_mib, base_mib=100, per_task_mib=50):
     learner = _Linear()
     batch = tiny_batch("classification", n_tasks=tasks)
     with mock.patch.object(memory_budget, "measure_peak", peak):
-        return memory_budget.choose_chunk(learner, batch, list(learner.parameters()), torch.device("cpu"),
+        return memory_budget.choose_chunk(learner, batch, list(learner.parameters()), torch.device(device),
                                           budget_mib)
 
 
@@ -140,6 +142,14 @@ def test_auto_takes_the_largest_chunk_within_the_budget_and_evens_the_chunks_out
     assert choice.chunk == 11 and choice.stored() == {"task_chunk": 11, "memory_budget": 800}
     assert "chunks of 11 of the 32 tasks (3 passes)" in choice.line() and "50 MiB per task" in choice.line()
     assert _choose(3, 100_000).chunk == 3  # fewer tasks than the probe's: the line has one point
+
+
+def test_on_the_cpu_a_pass_stays_under_the_faster_size_when_the_budget_allows_more():
+    # 100 + c * 50 <= 512 MiB -> c <= 8: four passes of 8; a GPU takes the whole batch
+    cpu = _choose(32, 100_000, device="cpu")
+    assert cpu.chunk == 8 and cpu.cpu_capped and "at most 512 MiB per pass on the CPU" in cpu.line()
+    assert _choose(32, 100_000, base_mib=1, per_task_mib=1, device="cpu").chunk == 32  # small tasks: one pass
+    assert _choose(32, 100_000, base_mib=600, device="cpu").chunk == 1  # over the size at once: one task a pass
 
 
 def test_not_even_one_task_fitting_is_an_error_naming_the_setting():
