@@ -38,6 +38,8 @@ _EXPORTS = {
     "UnknownPartError": "metareg.errors",
     "DuplicatePartError": "metareg.errors",
     "StoreError": "metareg.errors",
+    "load_run": "metareg.predict",
+    "LoadedRun": "metareg.predict",
 }
 _ALIASES: dict[str, str] = {}
 #: public submodules, imported on first attribute access (``metareg.testing.check_plugin``)
@@ -47,8 +49,8 @@ _SUBMODULES = ("testing",)
 __all__ = [
     "Adversary", "AdversaryOutput", "Backbone", "Benchmark", "Choice", "ClassPool", "ConfigError", "ContractError",
     "DuplicatePartError", "Generator", "IncompatibleError", "LearnerOutput", "MetaLearner", "MetaregError", "NoConfig",
-    "Part", "PluginError", "Range", "Registry", "StoreError", "TaskBatch", "TaskBatchNorm", "TaskSpec",
-    "UnknownPartError", "hookimpl", "hookspec", "testing", "__version__",
+    "LoadedRun", "Part", "PluginError", "Range", "Registry", "StoreError", "TaskBatch", "TaskBatchNorm", "TaskSpec",
+    "UnknownPartError", "hookimpl", "hookspec", "load_run", "testing", "__version__",
 ]
 
 
@@ -81,4 +83,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from metareg.layers import TaskBatchNorm
     from metareg.ranges import Choice, Range
     from metareg.registry import Registry
+    from metareg.predict import LoadedRun, load_run
     from metareg.tasks import ClassPool, TaskBatch, TaskSpec

@@ -26,6 +26,8 @@ from metareg.contracts.generator import call_accepted
 from metareg.errors import ConfigError, IncompatibleError
 from metareg.functional import task_metric
 from metareg.registry import Registry
+from metareg.run_files import model_path
+from metareg.run_models import save_model
 from metareg.stats import mean_ci95
 from metareg.tasks import TaskBatch, seed_hash, torch_generator
 from metareg.transfer import to_device
@@ -143,6 +145,8 @@ class Run:
                                  config=to_container(self.cfg), versions=versions(self.selection))
         result = self._execute(progress, checkpoint_dir=store.path.parent if store is not None else None)
         result.run_id = run_id
+        if store is not None and result.status == "done":
+            save_model(self, model_path(store.path.parent, run_id))
         if store is not None:
             store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
                          history=result.history, error=result.error, resolved=result.resolved)
@@ -237,6 +241,9 @@ class Run:
                         best_score = score
                         best_state = copy.deepcopy(self._state())
                 history.append(entry)
+                if self.registry is not None:
+                    self.registry.notify("metareg_iteration_logged", config=self.cfg, entry=dict(entry),
+                                         run_hash=self.hash)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in entry.items() if k != "iteration"}, refresh=False)
             bar.update(1)
         bar.close()

@@ -166,6 +166,25 @@ def metareg_run_started(config):
 
 
 @hookspec
+def metareg_iteration_logged(config, entry, run_hash):
+    """Called at every logged iteration of meta-training (every 50 outer updates, and the last), as it happens.
+
+    :param config: the run's resolved config.
+    :param run_hash: the run's identity (its config hash, the store's ``config_hash``): a key for per-run files.
+    :param entry: the history entry just logged, a dict of floats: ``iteration``, ``train_loss`` (or
+        ``surrogate_loss``), the learner's metrics, the adversary's (``adversary_loss``,
+        ``adversary_domain_accuracy``, ...) and, at validation points, ``val_<metric>``; the same dict the run's
+        stored history ends up holding.
+
+    Example::
+
+        @metareg.hookimpl
+        def metareg_iteration_logged(config, entry):
+            print(entry["iteration"], entry.get("val_accuracy"))
+    """
+
+
+@hookspec
 def metareg_run_finished(config, result):
     """Called when a run has finished, after its result is committed to the store (if any).
 

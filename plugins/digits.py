@@ -86,6 +86,22 @@ class Digits(metareg.Benchmark):
         self.spec = TaskSpec("classification", (1, config.image_size, config.image_size), config.n_way,
                              config.k_shot, config.n_query, n_way=config.n_way)
 
+    def load_inputs(self, paths):
+        """Image files as the digits themselves: grayscale with bright ink on a dark background, averaged over
+        blocks down to 8x8 (how scikit-learn's digits were made from 32x32 bitmaps), scaled to [0, 1], then resized
+        to ``image_size`` as ``load_digit_images`` does."""
+        from PIL import Image
+
+        from metareg.image_files import open_image
+
+        small = [open_image(p, "L").resize((8, 8), Image.Resampling.BOX) for p in paths]
+        images = torch.stack([torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(1, 8, 8)
+                              for im in small]).float() / 255.0
+        size = self.config.image_size
+        if size != 8:
+            images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+        return images.clamp_(0, 1)
+
     def sample(self, split, n_tasks, generator):
         c = self.config
         return self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator, domain="digits")

@@ -178,11 +178,12 @@ class ImageCache:
     def decode(self, path: Path) -> torch.Tensor:
         from PIL import Image
 
-        with Image.open(path) as im:
-            im = im.convert("L" if self.grayscale else "RGB")
-            if im.size != (self.size, self.size):
-                im = im.resize((self.size, self.size), Image.Resampling.LANCZOS)
-            data = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
+        from metareg.image_files import open_image
+
+        im = open_image(path, "L" if self.grayscale else "RGB")
+        if im.size != (self.size, self.size):
+            im = im.resize((self.size, self.size), Image.Resampling.LANCZOS)
+        data = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
         data = data.view(self.size, self.size, -1).permute(2, 0, 1).contiguous()
         return 255 - data if self.invert else data
 
@@ -523,6 +524,11 @@ class Folder(metareg.Benchmark):
         return {**splits, "pool": {}}
 
     # ----------------------------------------------------------------------------------------------- contract
+    def load_inputs(self, paths):
+        """Image files decoded as the dataset's own (``ImageCache.decode``: channels, size, omniglot's inversion),
+        in [0, 1], not cached."""
+        return torch.stack([self.load.decode(Path(p)) for p in paths]).float().div_(255)
+
     def sample(self, split, n_tasks, generator):
         if split not in self.pools:
             raise ValueError(f"unknown split {split!r}; use train, val or test")

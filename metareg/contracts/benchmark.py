@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, Sequence
 
 import torch
 
@@ -50,3 +51,13 @@ class Benchmark(Part, ABC):
     def target_pool(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
         """``n`` unlabelled target-domain inputs for an adversary, disjoint from test samples; None without a shift."""
         return None
+
+    def load_inputs(self, paths: Sequence[Path]) -> torch.Tensor:
+        """Image files prepared exactly as this benchmark prepares its own inputs (size, channels, value range),
+        ``[len(paths), *spec.input_shape]``: what ``metareg predict`` feeds a stored run. A benchmark whose inputs
+        are not images, or that cannot read files, keeps this default, which says so."""
+        from metareg.errors import IncompatibleError
+
+        raise IncompatibleError(f"benchmark {getattr(self, 'name', type(self).__name__)!r} does not read image "
+                                f"files, so its runs cannot label your images; use a run on digits, glyph-world "
+                                f"or folder, or give the benchmark a load_inputs method")

@@ -218,6 +218,23 @@ class GlyphWorld(metareg.Benchmark):
         _raise_first(problems)
 
     # ---------------------------------------------------------------------------------------------- contract
+    def load_inputs(self, paths):
+        """Image files as the world's renderings: grayscale, resized to ``image_size``, in [0, 1], ink 1 on 0 (an
+        image whose border is mostly bright, dark ink on paper, is inverted). The character should fill the image
+        about as a rendering does (centred, a small margin); nothing crops it."""
+        from PIL import Image
+
+        from metareg.image_files import open_image
+
+        size = self.config.image_size
+        out = []
+        for p in paths:
+            im = open_image(p, "L").resize((size, size), Image.Resampling.LANCZOS)
+            x = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(1, size, size).float() / 255.0
+            border = torch.cat([x[0, 0], x[0, -1], x[0, :, 0], x[0, :, -1]])
+            out.append(1.0 - x if border.mean() > 0.5 else x)
+        return torch.stack(out)
+
     def sample(self, split: str, n_tasks: int, generator: torch.Generator) -> TaskBatch:
         if split not in self.pools:
             raise ValueError(f"unknown split {split!r}; use train, val or test")
