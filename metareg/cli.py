@@ -15,7 +15,7 @@ from typing import Sequence
 from metareg.errors import MetaregError
 
 #: subcommand modules, in the order ``metareg --help`` lists them
-COMMANDS = ("bench", "leaderboard", "predict", "plugins", "perf")
+COMMANDS = ("bench", "leaderboard", "runs", "predict", "plugins", "perf")
 
 
 def build_parser() -> argparse.ArgumentParser:
