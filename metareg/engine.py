@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from metareg import memory_budget
+from metareg import checkpoints, memory_budget
 from metareg.chunking import meta_backward
 from metareg.clipping import check_clip
 from metareg.config import Selection, config_hash, part_config, to_container
@@ -26,7 +26,7 @@ from metareg.contracts.generator import call_accepted
 from metareg.errors import ConfigError, IncompatibleError
 from metareg.functional import task_metric
 from metareg.registry import Registry
-from metareg.run_files import model_path
+from metareg.run_files import checkpoint_path, model_path
 from metareg.run_models import save_model
 from metareg.stats import mean_ci95
 from metareg.tasks import TaskBatch, seed_hash, torch_generator
@@ -103,6 +103,10 @@ class Run:
         self.resolved: dict[str, dict] = {}  # what auto settings became (``RunResult.resolved``)
         check_clip(cfg.train.grad_clip, cfg.train.grad_clip_max)
         memory_budget.check(cfg.train.task_chunk, cfg.train.memory_budget)
+        every = cfg.train.checkpoint_every
+        if every % LOG_EVERY:
+            raise ConfigError(f"train.checkpoint_every must be a multiple of {LOG_EVERY} (the logging interval), or 0 "
+                              f"to never checkpoint; got {every}")
         self.parts = {s: (getattr(selection, s).name if getattr(selection, s) else None)
                       for s in ("benchmark", "backbone", "learner", "adversary", "generator")}
         torch.manual_seed(seed_hash(self.seed, "init"))
@@ -150,6 +154,7 @@ class Run:
         if store is not None:
             store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
                          history=result.history, error=result.error, resolved=result.resolved)
+            checkpoints.remove(checkpoint_path(store.path.parent, self.hash))  # the run has its outcome
         if self.registry is not None:
             self.registry.notify("metareg_run_finished", config=self.cfg, result=result)
         return result
@@ -165,7 +170,7 @@ class Run:
                 # the results directory lets a generator reuse weights it fitted for the same config in a past run
                 call_accepted(self.generator.fit, self.benchmark, self.device, progress,
                               checkpoint_dir=checkpoint_dir, seed=self.seed)
-            self._train(history, progress)
+            self._train(history, progress, checkpoint_dir)
             metrics = self.evaluate("test", self.cfg.train.test_tasks)
             status, error = "done", None
         except (KeyboardInterrupt, SystemExit):
@@ -184,7 +189,7 @@ class Run:
             batch = call_accepted(self.generator.augment, batch, split=split)
         return batch
 
-    def _train(self, history: list[dict], progress: bool) -> None:
+    def _train(self, history: list[dict], progress: bool, checkpoint_dir=None) -> None:
         t = self.cfg.train
         params = list(self.learner.parameters()) + (list(self.adversary.parameters()) if self.adversary else [])
         optimiser = torch.optim.Adam(params, lr=t.outer_lr)
@@ -197,9 +202,18 @@ class Run:
         bar = _progress(t.meta_iterations, progress, f"{self.parts['learner']} on {self.parts['benchmark']}")
         self.learner.train()
         chunk = None
-        for it in range(1, t.meta_iterations + 1):
+        ckpt = checkpoint_path(checkpoint_dir, self.hash) if checkpoint_dir is not None and t.checkpoint_every else None
+        first, state = 1, checkpoints.load(ckpt, self.hash, self.device) if ckpt is not None else None
+        if state is not None:  # a killed run of this cell: go on from where it was
+            first = state["iteration"] + 1
+            best_score, best_state, chunk = state["best_score"], state["best_state"], state["chunk"]
+            self._resume(state, optimiser, history, train=train_gen, target=target_gen)
+            bar.update(first - 1)
+            if progress:
+                print(f"resumed from the checkpoint at update {first - 1} ({ckpt})", file=sys.stderr, flush=True)
+        for it in range(first, t.meta_iterations + 1):
             batch = self._batch("train", t.meta_batch_size, train_gen)
-            if it == 1:
+            if chunk is None:
                 chunk = self._chunk(batch, params, progress)
             adv_out = {}
 
@@ -245,10 +259,38 @@ class Run:
                     self.registry.notify("metareg_iteration_logged", config=self.cfg, entry=dict(entry),
                                          run_hash=self.hash)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in entry.items() if k != "iteration"}, refresh=False)
+                if ckpt is not None and it % t.checkpoint_every == 0 and it < t.meta_iterations:
+                    checkpoints.save(ckpt, self._checkpoint(it, optimiser, best_score, best_state, history, chunk,
+                                                            train=train_gen, target=target_gen))
             bar.update(1)
         bar.close()
         if best_state is not None:
             self._load_state(best_state)
+
+    def _checkpoint(self, it, optimiser, best_score, best_state, history, chunk, **generators) -> dict:
+        """Everything the rest of the run depends on, after update ``it`` (``metareg.checkpoints``)."""
+        state = {"config_hash": self.hash, "iteration": it, "learner": self.learner.state_dict(),
+                 "optimiser": optimiser.state_dict(), "best_score": best_score, "best_state": best_state,
+                 "history": list(history), "chunk": chunk, "resolved": self.resolved,
+                 "rng": checkpoints.rng_states(self.device, **generators)}
+        if self.adversary is not None:
+            state["adversary"] = self.adversary.state_dict()
+        get_rng = getattr(self.generator, "get_rng_state", None)
+        if callable(get_rng):
+            state["generator_rng"] = get_rng()
+        return state
+
+    def _resume(self, state: dict, optimiser, history: list[dict], **generators) -> None:
+        self.learner.load_state_dict(state["learner"])
+        if self.adversary is not None:
+            self.adversary.load_state_dict(state["adversary"])
+        optimiser.load_state_dict(state["optimiser"])
+        history.extend(state["history"])
+        self.resolved = state["resolved"]
+        checkpoints.restore_rng(state["rng"], self.device, **generators)
+        set_rng = getattr(self.generator, "set_rng_state", None)
+        if callable(set_rng) and "generator_rng" in state:
+            set_rng(state["generator_rng"])
 
     def _chunk(self, batch: TaskBatch, params, progress: bool) -> int:
         """Tasks per backward pass: ``train.task_chunk``, or ``auto``'s choice from a memory probe, recorded."""

@@ -198,6 +198,17 @@ class MTGAN(metareg.Generator):
         torch.save({"model": self.model.state_dict(), "low": low, "high": high, "history": self.history}, tmp)
         os.replace(tmp, path)  # atomic: a concurrent run never reads half a file
 
+    def get_rng_state(self) -> dict:
+        """The augmentation streams' states, per split: what a mid-run checkpoint saves (``metareg.checkpoints``)."""
+        return {split: rng.get_state() for split, rng in self._rngs.items()}
+
+    def set_rng_state(self, state: dict) -> None:
+        self._rngs = {}
+        for split, saved in state.items():
+            rng = torch.Generator()
+            rng.set_state(saved.cpu())
+            self._rngs[split] = rng
+
     # ----------------------------------------------------------------------------------------------- augmenting
     def augment(self, batch: TaskBatch, *, split: str = "train") -> TaskBatch:
         """Append ``n_aug`` samples per class to each support set; reads ``support_x`` and ``support_y`` only."""
