@@ -26,6 +26,8 @@ class Outcome:
     error: str | None = None
     wall_time: float = 0.0
     committed: bool = False
+    #: a finished run's model file, when the worker could not write it beside the store itself (``run_models``)
+    model: bytes | None = None
 
 
 class ClaimedRow:
@@ -74,5 +76,10 @@ def execute_cell(cell, expected_hash: str, *, progress: bool = False, registry=N
         return Outcome("failed", error=error, wall_time=time.perf_counter() - start)
     sink = ClaimedRow(*claimed) if claimed else None
     result = run.execute(progress=progress, store=sink)
+    model = None
+    if sink is None and result.status == "done":  # the runner stores the weights, as it stores the result
+        from metareg.run_models import model_bytes
+
+        model = model_bytes(run)
     return Outcome(result.status, result=result, error=result.error, wall_time=result.wall_time,
-                   committed=sink is not None)
+                   committed=sink is not None, model=model)

@@ -9,6 +9,7 @@ killed run never leaves half a model under the run's name.
 """
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -19,14 +20,34 @@ FORMAT = 1
 KEEP = ("all", "best", "none")
 
 
-def save_model(run, path: Path) -> Path:
-    """Write ``run``'s current weights (the selected ones, after ``execute``) to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def model_state(run) -> dict:
+    """``run``'s current weights (the selected ones, after ``execute``), as the file holds them."""
     state = {"format": FORMAT, "config_hash": run.hash, "learner": run.learner.state_dict()}
     if run.adversary is not None:
         state["adversary"] = run.adversary.state_dict()
+    return state
+
+
+def save_model(run, path: Path) -> Path:
+    """Write ``run``'s weights to ``path``."""
+    return write_model(model_state(run), path)
+
+
+def model_bytes(run) -> bytes:
+    """The model file's bytes, for a worker that cannot write the store's folder (a Ray task): the runner writes
+    them with ``write_model``."""
+    buffer = io.BytesIO()
+    torch.save({k: v for k, v in model_state(run).items()}, buffer)
+    return buffer.getvalue()
+
+
+def write_model(state: dict | bytes, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(state, tmp)
+    if isinstance(state, bytes):
+        tmp.write_bytes(state)
+    else:
+        torch.save(state, tmp)
     os.replace(tmp, path)
     return path
 

@@ -134,6 +134,11 @@ class GridRunner:
             return CellReport(cell, outcome.state, error=outcome.error)
         result = outcome.result
         if not outcome.committed:
+            if getattr(outcome, "model", None) is not None:
+                from metareg.run_files import model_path
+                from metareg.run_models import write_model
+
+                write_model(outcome.model, model_path(self.store.path.parent, run_id))
             if result is not None:
                 self.store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
                                   history=result.history, error=result.error, device=result.device,

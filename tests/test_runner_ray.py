@@ -1,4 +1,5 @@
-"""``--executor ray``: each cell a Ray task on a local cluster, its result written back into the store by the runner."""
+"""``--executor ray``: each cell a Ray task on a local cluster, its result and model written back into the store by
+the runner."""
 from __future__ import annotations
 
 import importlib.util
@@ -22,6 +23,11 @@ def test_a_two_cell_grid_runs_as_ray_tasks_and_lands_in_the_store(run_cli, tmp_p
     rows = Store(tmp_path / "store").runs()
     assert len(rows) == 2 and all(r.status == "done" and r.metrics["mse"]["n"] == 6 and r.history for r in rows)
     assert {r.config_hash for r in rows} == {r["config_hash"] for r in results}
+    from metareg.run_files import model_path
+    from metareg.run_models import read_model
+
+    for r in rows:  # the tasks sent their weights back and the runner kept them beside the store
+        assert read_model(model_path(tmp_path / "store", r.id), "cpu")["config_hash"] == r.config_hash
     code, out, _ = run_cli("bench", "--executor", "ray", "--learner", "maml,finetune", "--json", "--quiet", *TINY)
     assert code == 0 and all(r["reused"] for r in json_lines(out))  # resumed without starting a cluster's work
 
