@@ -148,9 +148,9 @@ def measure_peak(fn: Callable[[], Any], device: torch.device) -> int | None:
         libc.malloc_trim(0)
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
-        before = _status("VmRSS")
+        before = proc_status("VmRSS")
         fn()
-        return max(0, _status("VmHWM") - before)
+        return max(0, proc_status("VmHWM") - before)
     except (OSError, AttributeError, ValueError):
         return None
 
@@ -195,7 +195,8 @@ def _libc():
     return libc if hasattr(libc, "malloc_trim") else None
 
 
-def _status(key: str) -> int:
+def proc_status(key: str) -> int:
+    """A byte count of this process's ``/proc/self/status`` (``VmRSS``, ``VmHWM``)."""
     with open("/proc/self/status") as f:
         return int(re.search(rf"^{key}:\s+(\d+) kB", f.read(), re.M).group(1)) * 1024
 

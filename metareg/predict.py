@@ -113,13 +113,10 @@ def load_run(run_id: int, store: str | Path | None = None, device: str = "cpu", 
     from metareg.registry import Registry
     from metareg.run_files import model_path
     from metareg.run_models import read_model
-    from metareg.store import Store, store_path
+    from metareg.store import existing_store
 
-    path = store_path(store)
-    if not path.is_file():
-        raise RunNotFoundError(f"no results store at {path}: run `metareg bench` first, or point --store (or "
-                               f"METAREG_STORE) at the store the run went to")
-    db = Store(path)
+    db = existing_store(store)
+    path = db.path
     try:
         row = db.get(int(run_id))
     except KeyError:

@@ -37,7 +37,7 @@ def model_bytes(run) -> bytes:
     """The model file's bytes, for a worker that cannot write the store's folder (a Ray task): the runner writes
     them with ``write_model``."""
     buffer = io.BytesIO()
-    torch.save({k: v for k, v in model_state(run).items()}, buffer)
+    torch.save(model_state(run), buffer)
     return buffer.getvalue()
 
 
@@ -73,11 +73,11 @@ def prune_models(store, keep: str) -> list[Path]:
         from metareg.errors import ConfigError
 
         raise ConfigError(f"--keep-models must be one of {', '.join(KEEP)}, got {keep!r}")
+    if keep == "all":
+        return []
     store_dir = store.path.parent
     rows = [r for r in store.runs(status="done") if model_path(store_dir, r.id).is_file()]
     kept: set[int] = set()
-    if keep == "all":
-        return []
     if keep == "best":
         best: dict[str, tuple[float, int]] = {}
         for r in rows:

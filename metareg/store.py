@@ -83,6 +83,18 @@ def store_path(path: str | os.PathLike | None = None) -> Path:
     return chosen if chosen.suffix in (".sqlite", ".db") else chosen / DB_NAME
 
 
+def existing_store(path: str | os.PathLike | None = None) -> "Store":
+    """The store ``store_path(path)`` names, for commands that only read one (leaderboard, runs, predict): one
+    that does not exist is a ConfigError naming the path and the fix, never created."""
+    from metareg.errors import ConfigError
+
+    chosen = store_path(path)
+    if not chosen.is_file():
+        raise ConfigError(f"no results store at {chosen}: run `metareg bench` first, or point --store (or "
+                          f"METAREG_STORE) at the store the runs went to")
+    return Store(chosen)
+
+
 @dataclass
 class RunRow:
     id: int

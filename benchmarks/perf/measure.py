@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import re
 import statistics
 import sys
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from benchmarks.perf.base import Stepper
+from metareg import memory_budget
 from metareg.tasks import TaskBatch
 
 
@@ -154,11 +154,6 @@ def settle_allocator() -> None:
     _MEASURING = False
 
 
-def _proc_status(key: str) -> int:
-    with open("/proc/self/status") as f:
-        return int(re.search(rf"^{key}:\s+(\d+) kB", f.read(), re.M).group(1)) * 1024
-
-
 _MEASURING = False
 
 
@@ -174,26 +169,16 @@ def _prepare_cpu_memory() -> bool:
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
-        _proc_status("VmHWM")
+        memory_budget.proc_status("VmHWM")
     except (OSError, AttributeError):
         return False
     return True
 
 
 def peak_memory(step: MetaStep) -> int | None:
-    """Bytes of memory one meta-step needs beyond what was live before it (method: ``CUDA_METHOD``/``CPU_METHOD``)."""
-    if step.device.type == "cuda":
-        torch.cuda.synchronize(step.device)
-        torch.cuda.reset_peak_memory_stats(step.device)
-        before = torch.cuda.memory_allocated(step.device)
-        step()
-        torch.cuda.synchronize(step.device)
-        return torch.cuda.max_memory_allocated(step.device) - before
-    if not _prepare_cpu_memory():
+    """Bytes of memory one meta-step needs beyond what was live before it (method: ``CUDA_METHOD``/``CPU_METHOD``):
+    the measurement ``train.task_chunk=auto``'s probe makes (``metareg.memory_budget.measure_peak``), on the CPU
+    after the allocator is switched to measuring mode."""
+    if step.device.type != "cuda" and not _prepare_cpu_memory():
         return None
-    _libc().malloc_trim(0)  # free heap pages leave the resident set, so reusing them counts as growth
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    before = _proc_status("VmRSS")
-    step()
-    return max(0, _proc_status("VmHWM") - before)
+    return memory_budget.measure_peak(step, step.device)

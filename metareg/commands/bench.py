@@ -46,6 +46,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def add_grid_arguments(parser: argparse.ArgumentParser, filters: bool = False) -> None:
     """The arguments that name a grid (shared with ``metareg leaderboard``, where without ``--suite`` they filter
     the stored runs instead: ``filters`` says so in the help, and no axis has a default there)."""
+    add_selectors(parser, filters)
+    parser.add_argument("--suite", metavar="NAME", help="a named suite's grid (benchmarks/suites/NAME.yaml); "
+                                                        "selectors given beside it replace that axis")
+    parser.add_argument("--config", action="append", default=[], metavar="FILE", help="YAML config file(s)")
+    parser.add_argument("--store", metavar="PATH",
+                        help="results store folder (default ./metareg-results, or $METAREG_STORE)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+
+
+def add_selectors(parser: argparse.ArgumentParser, filters: bool = False) -> None:
+    """The part selectors and ``--seeds`` (also ``metareg runs``'s filters, read by ``selector_axes``)."""
     if filters:
         parser.add_argument("--learner", help="only runs of these meta-learner(s), comma separated (default: all)")
         parser.add_argument("--benchmark", help="only runs on these benchmark(s) (default: all)")
@@ -57,12 +68,6 @@ def add_grid_arguments(parser: argparse.ArgumentParser, filters: bool = False) -
     parser.add_argument("--adversary", help="domain-alignment loss(es), or none (e.g. none,dann)")
     parser.add_argument("--generator", help="support-set generator(s), or none")
     parser.add_argument("--seeds", "--seed", dest="seeds", metavar="SEEDS", help="seeds: 3, 0-4, 0,2,5 (default 0)")
-    parser.add_argument("--suite", metavar="NAME", help="a named suite's grid (benchmarks/suites/NAME.yaml); "
-                                                        "selectors given beside it replace that axis")
-    parser.add_argument("--config", action="append", default=[], metavar="FILE", help="YAML config file(s)")
-    parser.add_argument("--store", metavar="PATH",
-                        help="results store folder (default ./metareg-results, or $METAREG_STORE)")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
 
 
 def grid_settings(args: argparse.Namespace) -> list:

@@ -41,16 +41,13 @@ def run(args: argparse.Namespace) -> int:
     from metareg.errors import ConfigError
     from metareg.grid import expand, parse_list
     from metareg.report import FORMATS, render
-    from metareg.store import Store, store_path
+    from metareg.store import existing_store
 
     formats = parse_list(args.format, "format")
     for fmt in formats:
         if fmt not in FORMATS:
             raise ConfigError(f"--format {fmt!r}: use one or more of {', '.join(FORMATS)} (comma separated)")
-    path = store_path(args.store)
-    if not path.is_file():
-        raise ConfigError(f"no results store at {path}: run `metareg bench` first, or point --store (or "
-                          f"METAREG_STORE) at the store the runs went to")
+    store = existing_store(args.store)
     plan, select, suite = None, None, None
     if args.suite:
         blocks, suite = grid_blocks(args, default_suite=None)
@@ -58,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         select = selected_runs(args)
     title = args.title or ("metareg leaderboard" + (f": {suite.name}" if suite else ""))
-    store = Store(path)
     board = build_board(store.runs(), plan, select=select, title=title, description=suite.description if suite else "",
                         store_path=store.path)
     if not args.out:

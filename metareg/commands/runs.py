@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from metareg.errors import ConfigError, MetaregError
+from metareg.errors import MetaregError
 
 NAME = "runs"
 
@@ -43,12 +43,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "whether its model file and mid-run checkpoint exist. Selectors filter the runs as in "
                     "`metareg leaderboard`. `metareg runs show RUN_ID` prints everything stored about one run.",
     )
-    runs.add_argument("--learner", help="only runs of these meta-learner(s), comma separated (default: all)")
-    runs.add_argument("--benchmark", help="only runs on these benchmark(s) (default: all)")
-    runs.add_argument("--backbone", help="only runs with these backbone(s) (default: all)")
-    runs.add_argument("--adversary", help="only runs with these adversaries, or none (default: all)")
-    runs.add_argument("--generator", help="only runs with these generator(s), or none (default: all)")
-    runs.add_argument("--seeds", "--seed", dest="seeds", metavar="SEEDS", help="only these seeds: 3, 0-4, 0,2,5")
+    from metareg.commands.bench import add_selectors
+    from metareg.run_models import KEEP
+
+    add_selectors(runs, filters=True)
     runs.add_argument("--status", choices=STATUSES, help="only runs with this status")
     runs.add_argument("--json", action="store_true", help="one JSON object per run, one per line")
     runs.add_argument("--store", metavar="PATH",
@@ -68,7 +66,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     prune = actions.add_parser("prune", prog=f"{runs.prog} prune", help="delete stored models, keeping results",
                                description="Delete stored model files (metareg.run_models.prune_models); every "
                                            "result, config and history stays in the store.")
-    prune.add_argument("--keep-models", required=True, choices=("all", "best", "none"),
+    prune.add_argument("--keep-models", required=True, choices=KEEP,
                        help="best: the best seed of each leaderboard row (combination) by its test metric")
     prune.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS,
                        help="results store folder (default ./metareg-results, or $METAREG_STORE)")
@@ -76,7 +74,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args.store)
+    from metareg.store import existing_store
+
+    store = existing_store(args.store)
     if getattr(args, "runs_action", None) == "show":
         return show(store, args)
     if getattr(args, "runs_action", None) == "prune":
@@ -96,18 +96,6 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(rows, store))
     print(summary(rows, store, filtered=bool(args.status) or accepts is not None))
     return 0
-
-
-def open_store(path_arg: str | None):
-    """The store ``--store`` / ``$METAREG_STORE`` / ``./metareg-results`` names; one that does not exist is an
-    error (as in ``metareg leaderboard``), never created."""
-    from metareg.store import Store, store_path
-
-    path = store_path(path_arg)
-    if not path.is_file():
-        raise ConfigError(f"no results store at {path}: run `metareg bench` first, or point --store (or "
-                          f"METAREG_STORE) at the store the runs went to")
-    return Store(path)
 
 
 def _selected(args: argparse.Namespace):
