@@ -330,11 +330,20 @@ EXECUTION_ONLY = (("train", "task_chunk"), ("train", "memory_budget"), ("train",
 
 
 def config_hash(cfg: DictConfig, selection: Selection) -> str:
-    """The run's identity: a hash of its resolved, sorted config (less ``EXECUTION_ONLY``) and the versions of the
-    plugins that built it."""
+    """The run's identity, the one place it is computed: a hash of its resolved, sorted config (less
+    ``EXECUTION_ONLY``, and with ``run.device`` read as ``auto``) and the versions of the plugins that built it.
+
+    Where a run executes (``--device cpu``, which GPU a worker got) does not change what it is, so a grid resumed on
+    another machine, or with another ``--device``, finds the runs it already has, and a run made through
+    ``Run.execute`` on ``cpu`` is the grid's cell. The device is read as ``auto`` rather than dropped so that the
+    ids of runs stored before this rule stay as they were. The stored config keeps the device that was asked for,
+    and the row's ``device`` column the one that was used.
+    """
     config = to_container(cfg)
     for section, key in EXECUTION_ONLY:
         config.get(section, {}).pop(key, None)
+    if "device" in config.get("run", {}):
+        config["run"]["device"] = "auto"
     payload = {
         "config": config,
         "versions": {s: f"{i.distribution}=={i.version}" for s, i in selection.items()},
@@ -347,7 +356,7 @@ def config_hash(cfg: DictConfig, selection: Selection) -> str:
 
 
 def _benchmark_config(cfg: DictConfig, selection: Selection) -> Any:
-    """The benchmark's ``Config`` instance, also from a config rebuilt without its schema (``grid.identity``)."""
+    """The benchmark's ``Config`` instance, also from a config rebuilt without its schema (a stored config)."""
     conf = part_config(cfg, "benchmark")
     return selection.benchmark.cls.Config(**conf) if isinstance(conf, dict) else conf
 

@@ -51,9 +51,8 @@ class ClaimedRow:
 def execute_cell(cell, expected_hash: str, *, progress: bool = False, registry=None,
                  claimed: tuple[str, int] | None = None) -> Outcome:
     """Resolve, build and run one cell; ``claimed`` = (store path, run id) commits the result from here."""
-    from metareg.config import resolve
+    from metareg.config import config_hash, resolve
     from metareg.engine import Run
-    from metareg.grid import identity
     from metareg.errors import IncompatibleError, MetaregError
     from metareg.registry import Registry
 
@@ -61,7 +60,7 @@ def execute_cell(cell, expected_hash: str, *, progress: bool = False, registry=N
     try:
         registry = registry or Registry.load(warn=False)
         cfg, selection = resolve(registry, cell.settings, cell.selector_dict())
-        actual = identity(cfg, selection)
+        actual = config_hash(cfg, selection)
         if actual != expected_hash:
             return Outcome("invalid", error=(
                 f"this worker resolves the cell to config {actual}, the runner to {expected_hash}: the worker's "

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from metareg.config import PART_SECTIONS, Selection, Setting, config_hash, resolve
 from metareg.errors import ConfigError, IncompatibleError
@@ -25,20 +25,6 @@ from metareg.registry import Registry
 PART_AXES = ("learner", "benchmark", "backbone", "adversary", "generator")
 #: every axis a block may list
 AXES = PART_AXES + ("seeds",)
-
-
-def identity(cfg: DictConfig, selection: Selection) -> str:
-    """A cell's identity in the store: the config hash with ``run.device`` read as ``auto``.
-
-    Where a run executes (``--device cpu``, which GPU a worker got) does not change what it is, so a grid resumed on
-    another machine, or with another ``--device``, finds the runs it already has. The stored config keeps the device
-    that was asked for, and the row's ``device`` column the one that was used.
-    """
-    if cfg.run.device == "auto":
-        return config_hash(cfg, selection)
-    data = OmegaConf.to_container(cfg, resolve=True)
-    data["run"]["device"] = "auto"
-    return config_hash(OmegaConf.create(data), selection)
 
 
 def parse_list(value: Any, axis: str) -> tuple[str, ...]:
@@ -218,7 +204,7 @@ def expand(registry: Registry, blocks: Sequence[Block], settings: Iterable[Setti
             if reason:
                 plan.skip(_selector_label(selectors), reason)
                 continue
-            digest = identity(cfg, selection)
+            digest = config_hash(cfg, selection)
             if digest in seen:
                 continue
             seen.add(digest)

@@ -71,3 +71,15 @@ def test_config_hash_changes_with_any_setting_and_is_stable(registry):
     b, _ = resolve(registry, [], {"learner": "maml"})
     c, _ = resolve(registry, parse_overrides(["learner.maml.inner_lr=0.02"]), {"learner": "maml"})
     assert config_hash(a, sel) == config_hash(b, sel) != config_hash(c, sel)
+
+
+def test_a_run_made_on_cpu_has_its_grid_cells_identity(registry):
+    """One identity: ``Run.hash`` (what ``Run.execute`` stores) equals the grid's cell hash whatever the device."""
+    from metareg.engine import Run
+    from metareg.grid import Block, expand
+
+    cell = expand(registry, [Block({"learner": ("protonet",), "benchmark": ("digits",)})]).cells[0]
+    cpu, selection = resolve(registry, parse_overrides(["run.device=cpu"]),
+                             {"learner": "protonet", "benchmark": "digits"})
+    assert cpu.run.device == "cpu"
+    assert Run(cpu, selection, registry).hash == config_hash(cpu, selection) == cell.hash

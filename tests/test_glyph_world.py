@@ -303,9 +303,8 @@ def test_the_installed_fonts_join_the_run_identity(registry, monkeypatch):
 
 
 def test_a_grid_cell_on_another_device_keeps_its_identity(registry):
-    """grid.identity rebuilds the config without its schema; the fonts' identity must still be computed."""
-    from metareg.config import resolve
-    from metareg.grid import identity
+    """The device is read as ``auto`` in the identity; the fonts' identity must still be part of it."""
+    from metareg.config import config_hash as identity, resolve
 
     auto, selection = resolve(registry, [], {"learner": "protonet", "benchmark": "glyph-world"})
     cpu, _ = resolve(registry, [], {"learner": "protonet", "benchmark": "glyph-world", "device": "cpu"})
