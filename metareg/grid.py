@@ -182,7 +182,7 @@ def expand(registry: Registry, blocks: Sequence[Block], settings: Iterable[Setti
     part_keys = {k for k, _ in extra if _names_part(k)}
     chosen: set[tuple[str, str]] = set()  # (section, part name) of every combination, skipped ones included
     seen: set[str] = set()
-    probes: dict[str, bool] = {}
+    probes: dict[str, bool | None] = {}
     for block in blocks:
         block_settings = block.settings + extra
         for key, _ in block.settings:  # a block's own setting may name a part another axis choice left out,
@@ -220,14 +220,18 @@ def expand(registry: Registry, blocks: Sequence[Block], settings: Iterable[Setti
     return plan
 
 
-def incompatibility(cfg: DictConfig, selection: Selection, probes: dict[str, bool]) -> str | None:
+def incompatibility(cfg: DictConfig, selection: Selection, probes: dict[str, bool | None]) -> str | None:
     """Why the cell's parts cannot make a run, found before building it (None: they can).
 
     ``resolve`` has already matched learner and benchmark task kinds; this adds what the engine would refuse when
     building: a context-conditioned learner on a backbone without context, and an adversary on a benchmark config
     without target-domain data (probed once per benchmark config, as the benchmark's constructor decides it).
+    A benchmark that cannot be built as configured (glyph-world without the fonts it needs, a folder path that is
+    not there) is not decided here: its cells are planned, and each fails with the constructor's own message
+    when it runs, while the grid's other cells run and are stored.
     """
     from metareg.config import part_config, to_container
+    from metareg.errors import MetaregError
     from metareg.tasks import torch_generator
 
     learner, backbone = selection.learner, selection.backbone
@@ -238,9 +242,13 @@ def incompatibility(cfg: DictConfig, selection: Selection, probes: dict[str, boo
         return None
     key = f"{selection.benchmark.name}:{to_container(cfg.benchmark)}"
     if key not in probes:
-        benchmark = selection.benchmark.cls(part_config(cfg, "benchmark"))
-        probes[key] = benchmark.target_pool(2, torch_generator(0, "probe")) is not None
-    if not probes[key]:
+        try:
+            benchmark = selection.benchmark.cls(part_config(cfg, "benchmark"))
+        except MetaregError:
+            probes[key] = None  # unknown: the cell's run reports why the benchmark cannot be built
+        else:
+            probes[key] = benchmark.target_pool(2, torch_generator(0, "probe")) is not None
+    if probes[key] is False:
         return (f"adversary {selection.adversary.name!r} needs unlabelled target-domain data, and benchmark "
                 f"{selection.benchmark.name!r} (as configured) has no target domain")
     return None

@@ -149,3 +149,15 @@ def test_progress_is_plain_lines_off_a_terminal_and_silent_when_quiet(run_cli):
     assert any(line.startswith("[2/2] finetune on sinusoid (seed 0): done in ") for line in lines)
     code, _, err = run_cli("bench", "--learner", "maml,finetune", "--quiet", *TINY)
     assert code == 0 and err == ""
+
+
+def test_a_benchmark_that_cannot_be_built_fails_its_own_cells_and_the_rest_run(run_cli, tmp_path):
+    """Planning probes a benchmark for target data when an adversary needs it; one that cannot be built (here a
+    folder path that is not there, as glyph-world without its fonts) must not stop the grid's other cells."""
+    missing = tmp_path / "no-such-folder"
+    code, out, err = run_cli("bench", "--learner", "maml", "--benchmark", "sinusoid,folder", "--adversary", "none,dann",
+                             "--quiet", "--json", f"benchmark.folder.path={missing}", *TINY)
+    assert code == 2
+    runs = json_lines(out)
+    assert [(r["parts"]["benchmark"], r["status"]) for r in runs] == [("sinusoid", "done")]
+    assert str(missing) in err and "sinusoid" not in err
