@@ -41,7 +41,6 @@ _EXPORTS = {
     "load_run": "metareg.predict",
     "LoadedRun": "metareg.predict",
 }
-_ALIASES: dict[str, str] = {}
 #: public submodules, imported on first attribute access (``metareg.testing.check_plugin``)
 _SUBMODULES = ("testing",)
 
@@ -59,7 +58,7 @@ def __getattr__(name: str):
         return importlib.import_module(f"metareg.{name}")
     if name in _EXPORTS:
         module = importlib.import_module(_EXPORTS[name])
-        value = getattr(module, _ALIASES.get(name, name))
+        value = getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'metareg' has no attribute {name!r}")

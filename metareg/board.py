@@ -115,7 +115,6 @@ class Entry:
     errors: list[str] = field(default_factory=list)
     wall_times: list[float] = field(default_factory=list)
     histories: list[list[dict]] = field(default_factory=list)
-    run_ids: list[int] = field(default_factory=list)
     settings: str = ""  # what tells it apart from entries with the same parts in its section
     baseline: "Entry | None" = None
     rank: int | None = None
@@ -282,7 +281,6 @@ def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboa
         parts = {"benchmark": row.benchmark, "backbone": row.backbone, "learner": row.learner,
                  "adversary": row.adversary, "generator": row.generator}
         entry = entry_for(row.config, parts)
-        entry.run_ids.append(row.id)
         entry.failed += failures[row.config_hash]
         if row.status == "failed":
             entry.errors.append(row.error or "")

@@ -158,10 +158,6 @@ class Plan:
     cells: list[PlannedCell] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
 
-    @property
-    def hashes(self) -> set[str]:
-        return {c.hash for c in self.cells}
-
     def skip(self, label: str, reason: str) -> None:
         """Record a skipped combination once, however many seeds it had."""
         if Skip(label, reason) not in self.skipped:

@@ -263,6 +263,3 @@ class Store:
             if data[key] is not None:
                 data[key] = json.loads(data[key])
         return RunRow(**data)
-
-    def __iter__(self) -> Iterator[RunRow]:
-        return iter(self.runs())

@@ -31,7 +31,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -495,14 +494,11 @@ class Glyphs(metareg.Benchmark):
             )
         self.source, self.target = source, target
         alphabets = {a: ALPHABETS[a] for a in source + target}
-        start = time.perf_counter()
         fonts = font_files(c)
         data, self.cache_file, self.from_cache = load_or_render(fonts, alphabets, c)
-        self.build_seconds = time.perf_counter() - start
         self.images = torch.from_numpy(data["images"]).float().div_(255).unsqueeze(1)  # [N, 1, S, S]
         self.codes = data["code"]
         self.font_names = [str(f) for f in data["fonts"]]
-        self.placeholders = [str(p) for p in data["placeholders"]]
         codes = self.codes
         rows: dict[int, range] = {}  # rows are sorted by code, so each class is a contiguous range
         bounds = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist(), len(codes)] if len(codes) else [0]
@@ -552,8 +548,6 @@ class Glyphs(metareg.Benchmark):
                     f"benchmark.glyphs: a {split} class has {pool.smallest_class()} images, fewer than "
                     f"k_shot + n_query = {per_class}; raise instances_per_font or min_fonts, or lower n_query"
                 )
-        #: the alphabets behind each split; episodes are tagged "source" or "target" (as every shift benchmark does)
-        self.alphabets = {"train": source, "val": source, "test": target or source, "pool": target}
         self.spec = TaskSpec("classification", (1, c.image_size, c.image_size), c.n_way, c.k_shot, c.n_query,
                              n_way=c.n_way)
 

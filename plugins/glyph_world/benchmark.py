@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 
 import torch
@@ -141,9 +140,7 @@ class GlyphWorld(metareg.Benchmark):
         _check_domains(c, self.source, self.target)
         names = scripts.in_world_order(self.source + self.target)
         alphabets = {n: scripts.script_codes(n) for n in names}
-        start = time.perf_counter()
         data, self.cache_file, self.from_cache = world.load_or_build(fonts.font_files(c.fontpkg), alphabets, c)
-        self.build_seconds = time.perf_counter() - start
         self.world = World(data)
         #: the faces of target-domain samples: handwriting ones (style domains) or any (script domains)
         self.target_kind = None if c.domains == "script" else True
