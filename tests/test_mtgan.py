@@ -15,8 +15,8 @@ from metareg.engine import Run
 from metareg.generative_metrics import frechet_distance
 from metareg.tasks import TaskBatch, TaskSpec
 from metareg_plugins.mtgan import MTGAN
-from metareg_plugins.mtgan_meta import gan_steps, meta_train, pair_indices, reptile_update
-from metareg_plugins.mtgan_nets import build_pair
+from metareg_plugins.mtgan.meta import gan_steps, meta_train, pair_indices, reptile_update
+from metareg_plugins.mtgan.nets import build_pair
 
 from conftest import TINY_DIGITS
 

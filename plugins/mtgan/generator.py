@@ -1,4 +1,5 @@
-"""MT-GAN: a reference-conditioned GAN meta-trained across source domains with Reptile, used to augment support sets."""
+"""MT-GAN's generator contract: a reference-conditioned GAN meta-trained across source domains with Reptile, used to
+augment support sets."""
 from __future__ import annotations
 
 import copy
@@ -14,8 +15,8 @@ import torch
 
 import metareg
 from metareg.tasks import TaskBatch, seed_hash, torch_generator
-from metareg_plugins.mtgan_meta import gan_steps, meta_train
-from metareg_plugins.mtgan_nets import GANPair, build_pair, check_input_shape
+from metareg_plugins.mtgan.meta import gan_steps, meta_train
+from metareg_plugins.mtgan.nets import GANPair, build_pair, check_input_shape
 
 #: bump when the networks or the training change, so checkpoints of the old code are not reused
 CHECKPOINT_FORMAT = 1
@@ -35,7 +36,7 @@ class MTGAN(metareg.Generator):
     benchmarks' sources are one style each, and a generator that adapts to a new class in a few steps is what a
     test task (new classes, possibly a new style) asks for.
 
-    Objective and networks (``mtgan_nets``, ``mtgan_meta``): hinge loss, spectral norm on every discriminator
+    Objective and networks (``nets``, ``meta``): hinge loss, spectral norm on every discriminator
     layer; real pairs are two samples of one class, fake pairs (G(z, x_ref), x_ref) (DAGAN). Small convnets for
     images (outputs squashed into the value range of the source data), an MLP pair for vectors.
 
@@ -276,7 +277,3 @@ def _progress(total: int, enabled: bool, description: str):
     return tqdm(total=total, disable=not enabled, desc=description, unit="it", file=sys.stderr, dynamic_ncols=True,
                 mininterval=0.5 if sys.stderr.isatty() else 30)
 
-
-@metareg.hookimpl
-def metareg_register_generators(register):
-    register(MTGAN)

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from metareg_plugins.mtgan_nets import GANPair
+from metareg_plugins.mtgan.nets import GANPair
 
 #: Adam's betas for every GAN step (β1 = 0: no momentum, which keeps the two-player game from oscillating)
 BETAS = (0.0, 0.9)
