@@ -16,7 +16,8 @@ A suite file (``benchmarks/suites/NAME.yaml``)::
         adversary: [none, dann]
 
 Suites are found by name in ``$METAREG_SUITES`` (folders separated by ``os.pathsep``), then ``./benchmarks/suites``,
-then the ``benchmarks/suites`` folder of the metareg source tree; a path to a ``.yaml`` file also works.
+then the suites installed with metareg (the ``metareg_suites`` package: ``benchmarks/suites`` of the source tree,
+shipped as package data, so a wheel finds them without a checkout); a path to a ``.yaml`` file also works.
 """
 from __future__ import annotations
 
@@ -45,12 +46,19 @@ def suite_dirs() -> list[Path]:
     """Where suite names are looked up, in order."""
     dirs = [Path(p) for p in os.environ.get("METAREG_SUITES", "").split(os.pathsep) if p]
     dirs.append(Path.cwd() / "benchmarks" / "suites")
-    dirs.append(Path(__file__).resolve().parent.parent / "benchmarks" / "suites")
+    dirs.append(installed_suites())
     unique: list[Path] = []
     for d in dirs:
         if d.resolve() not in [u.resolve() for u in unique]:
             unique.append(d)
     return unique
+
+
+def installed_suites() -> Path:
+    """The folder of the suites installed with metareg (``metareg_suites``' package data)."""
+    import metareg_suites
+
+    return Path(metareg_suites.__file__).resolve().parent
 
 
 def available_suites() -> dict[str, Path]:
