@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from metareg.config import EXECUTION_ONLY, _flatten
+from metareg.families import NAMES as FAMILIES, OPTIONAL
+from metareg.metrics import HIGHER_IS_BETTER
 from metareg.stats import Estimate
 
 #: metric name -> whether higher is better (the task metrics of ``metareg.functional``)
-HIGHER_IS_BETTER = {"accuracy": True, "mse": False}
 #: the config paths that do not change what a combination is (how a run computed, e.g. ``train.task_chunk``,
 #: which older runs do not record and ``auto`` resolves per run, is not what it is)
 SEED_PATHS = (("run", "seed"), ("run", "device")) + EXECUTION_ONLY
@@ -149,7 +150,7 @@ class Entry:
     @property
     def label(self) -> str:
         text = self.parts["learner"] or "?"
-        for section in ("adversary", "generator"):
+        for section in OPTIONAL:
             if self.parts.get(section):
                 text += f" + {self.parts[section]}"
         return text + (f" [{self.settings}]" if self.settings else "")
@@ -278,8 +279,7 @@ def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboa
             entry_for(to_container(cell.cfg), cell.parts).planned += 1
     done: dict[str, list] = {}
     for row in latest.values():
-        parts = {"benchmark": row.benchmark, "backbone": row.backbone, "learner": row.learner,
-                 "adversary": row.adversary, "generator": row.generator}
+        parts = {family: getattr(row, family) for family in FAMILIES}
         entry = entry_for(row.config, parts)
         entry.failed += failures[row.config_hash]
         if row.status == "failed":

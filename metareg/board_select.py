@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Sequence
 
-from metareg.config import PART_SECTIONS, _flatten
+from metareg.config import _flatten
+from metareg.families import NAMES as PART_SECTIONS
 
 Predicate = Callable[[Any], bool]
 

@@ -31,10 +31,10 @@ from omegaconf.errors import OmegaConfBaseException
 
 from metareg.clipping import check_clip
 from metareg.errors import ConfigError, IncompatibleError
+from metareg.families import NAMES as PART_SECTIONS, OPTIONAL
 from metareg.ranges import Range, check_ranges
 from metareg.registry import PartInfo, Registry
 
-PART_SECTIONS = ("benchmark", "backbone", "learner", "adversary", "generator")
 
 
 @dataclass
@@ -162,7 +162,7 @@ def resolve(
     run_values.update({k: v for k, v in (selectors or {}).items() if v is not None})
     run = _structured("run", RunSection, run_values)
     # "none" on the command line means no part, as in `--adversary none`
-    for section in ("adversary", "generator"):
+    for section in OPTIONAL:
         if isinstance(run[section], str) and run[section].lower() == "none":
             run[section] = None
     benchmark = registry.get("benchmark", run.benchmark)

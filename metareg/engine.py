@@ -24,7 +24,9 @@ from metareg.clipping import check_clip
 from metareg.config import Selection, config_hash, part_config, to_container
 from metareg.contracts.generator import call_accepted
 from metareg.errors import ConfigError, IncompatibleError
+from metareg.families import NAMES as FAMILIES
 from metareg.functional import task_metric
+from metareg.metrics import BY_KIND as METRICS
 from metareg.registry import Registry
 from metareg.run_files import checkpoint_path, model_path
 from metareg.run_models import save_model
@@ -107,8 +109,7 @@ class Run:
         if every % LOG_EVERY:
             raise ConfigError(f"train.checkpoint_every must be a multiple of {LOG_EVERY} (the logging interval), or 0 "
                               f"to never checkpoint; got {every}")
-        self.parts = {s: (getattr(selection, s).name if getattr(selection, s) else None)
-                      for s in ("benchmark", "backbone", "learner", "adversary", "generator")}
+        self.parts = {s: (getattr(selection, s).name if getattr(selection, s) else None) for s in FAMILIES}
         torch.manual_seed(seed_hash(self.seed, "init"))
         self.benchmark = selection.benchmark.cls(part_config(cfg, "benchmark"))
         self.spec = self.benchmark.spec
@@ -324,7 +325,8 @@ class Run:
         return self.adversary(source[pick], self.learner.features(target), progress)
 
     def _metric(self) -> tuple[str, bool]:
-        return ("accuracy", True) if self.spec.kind == "classification" else ("mse", False)
+        metric = METRICS[self.spec.kind]
+        return metric.name, metric.higher_is_better
 
     def _state(self) -> dict[str, Any]:
         state = {"learner": self.learner.state_dict()}

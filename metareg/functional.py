@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from metareg.metrics import BY_KIND as METRICS
+
 Params = dict[str, torch.Tensor]
 
 
@@ -24,9 +26,10 @@ def task_loss(kind: str, prediction: torch.Tensor, target: torch.Tensor) -> torc
 
 def task_metric(kind: str, prediction: torch.Tensor, target: torch.Tensor) -> tuple[str, torch.Tensor]:
     """The per-task evaluation metric of ``[tasks, queries, outputs]`` predictions: accuracy or MSE, shape [tasks]."""
+    name = METRICS[kind].name
     if kind == "classification":
-        return "accuracy", (prediction.argmax(-1) == target).float().mean(dim=1)
-    return "mse", (prediction - target).pow(2).flatten(1).mean(dim=1)
+        return name, (prediction.argmax(-1) == target).float().mean(dim=1)
+    return name, (prediction - target).pow(2).flatten(1).mean(dim=1)
 
 
 def sgd_steps(

@@ -17,12 +17,13 @@ from typing import Any, Iterable, Sequence
 
 from omegaconf import DictConfig
 
-from metareg.config import PART_SECTIONS, Selection, Setting, config_hash, resolve
+from metareg.config import Selection, Setting, config_hash, resolve
 from metareg.errors import ConfigError, IncompatibleError
+from metareg.families import GRID_ORDER, NAMES as PART_SECTIONS, OPTIONAL
 from metareg.registry import Registry
 
 #: the part axes of a grid, in the order a cell's label names them
-PART_AXES = ("learner", "benchmark", "backbone", "adversary", "generator")
+PART_AXES = GRID_ORDER
 #: every axis a block may list
 AXES = PART_AXES + ("seeds",)
 
@@ -139,7 +140,7 @@ def cell_label(parts: dict[str, str | None], seed: int | None = None) -> str:
     learner = parts.get("learner") or RunSection.learner
     benchmark = parts.get("benchmark") or f"the default benchmark ({RunSection.benchmark})"
     text = f"{learner} on {benchmark}"
-    for section in ("adversary", "generator"):
+    for section in OPTIONAL:
         if parts.get(section):
             text += f" + {parts[section]}"
     return text if seed is None else f"{text} (seed {seed})"
@@ -285,7 +286,7 @@ def with_shift_default(registry: Registry, axes: dict[str, tuple]) -> tuple[list
     """
     from metareg.config import RunSection
 
-    wanted = [v for axis in ("adversary", "generator") for v in axes.get(axis, ()) if str(v).lower() != "none"]
+    wanted = [v for axis in OPTIONAL for v in axes.get(axis, ()) if str(v).lower() != "none"]
     if "benchmark" in axes or not wanted:
         return [axes], None
     by_benchmark: dict[str, list[str]] = {}

@@ -66,7 +66,8 @@ def read_model(path: Path, device: torch.device) -> dict:
 def prune_models(store, keep: str) -> list[Path]:
     """Delete stored models, keeping ``all``, ``none``, or the ``best`` run of each leaderboard row (combination,
     seeds pooled: its best seed by the test metric's direction); returns the files deleted. Results stay."""
-    from metareg.board import HIGHER_IS_BETTER, combination_key
+    from metareg.board import combination_key
+    from metareg.metrics import HIGHER_IS_BETTER
     from metareg.run_files import model_path
 
     if keep not in KEEP:

@@ -13,16 +13,10 @@ import sys
 
 from metareg.commands.common import load_registry
 from metareg.errors import ConfigError, UnknownPartError
+from metareg.families import NAMES as FAMILIES, TITLES
 
 NAME = "plugins"
 
-FAMILY_TITLES = {
-    "benchmark": "benchmarks",
-    "backbone": "backbones",
-    "learner": "meta-learners",
-    "adversary": "adversaries",
-    "generator": "generators",
-}
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -37,8 +31,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from metareg.contracts.check import FAMILIES
-
     if args.targets and not args.check:
         raise ConfigError("names and key=value settings are for --check, e.g. `metareg plugins --check maml`")
     registry = load_registry()
@@ -58,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(listing, indent=2))
         return 0
     for family in FAMILIES:
-        print(f"{FAMILY_TITLES[family]}:")
+        print(f"{TITLES[family]}:")
         infos = sorted(registry.parts[family].values(), key=lambda i: i.name)
         if not infos:
             print("  (none installed)")

@@ -13,10 +13,10 @@ from typing import Callable, Iterable
 
 from metareg.conformance.clauses import Clause, Finding, PartReport
 from metareg.errors import UnknownPartError
+from metareg.families import NAMES
 
 #: family -> the module whose ``check(cls, overrides, report)`` runs that family's suite
-SUITES = {family: f"metareg.conformance.{family}" for family in
-          ("backbone", "learner", "adversary", "generator", "benchmark")}
+SUITES = {family: f"metareg.conformance.{family}" for family in NAMES}
 
 LOADS = Clause("plugin.load", "the plugin imports, its hooks match the hook specs, and every class it registers "
                               "meets its family's contract")

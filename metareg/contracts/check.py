@@ -11,16 +11,18 @@ from metareg.contracts.benchmark import Benchmark
 from metareg.contracts.generator import Generator
 from metareg.contracts.learner import MetaLearner
 from metareg.errors import ContractError
+from metareg.families import NAMES
 from metareg.ranges import declaration_problem
 
-#: family name -> (base class, constructor parameters after self)
-FAMILIES: dict[str, tuple[type, tuple[str, ...]]] = {
+_CONTRACTS: dict[str, tuple[type, tuple[str, ...]]] = {
     "backbone": (Backbone, ("input_shape", "config", "context_dim")),
     "learner": (MetaLearner, ("backbone", "spec", "config")),
     "adversary": (Adversary, ("feature_dim", "config")),
     "generator": (Generator, ("spec", "config")),
     "benchmark": (Benchmark, ("config",)),
 }
+#: family name -> (base class, constructor parameters after self), in ``metareg.families``' order
+FAMILIES: dict[str, tuple[type, tuple[str, ...]]] = {name: _CONTRACTS[name] for name in NAMES}
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
