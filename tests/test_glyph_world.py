@@ -17,7 +17,7 @@ pytest.importorskip("PIL", reason="glyph-world renders with Pillow")
 
 import metareg  # noqa: E402
 from metareg.tasks import torch_generator  # noqa: E402
-from metareg_plugins import glyphs  # noqa: E402
+from metareg_plugins.glyphs.homoglyphs import duplicates  # noqa: E402
 from metareg_plugins.glyph_world import GlyphWorld, fonts, scripts, world  # noqa: E402
 
 SMALL = dict(source_scripts="latin", target_scripts="greek", image_size=16, renderings=6, n_query=3)
@@ -125,7 +125,7 @@ def test_homoglyphs_never_sit_on_two_splits(request, bench_name):
             "instance": np.zeros(len(plain), np.int32)}
     split_of = {code: split for split, by_class in bench.indices.items() for code in by_class}
     order = sorted(split_of)
-    for code, like in glyphs.duplicates(look, order, tolerance=0.02).items():
+    for code, like in duplicates(look, order, tolerance=0.02).items():
         assert split_of[code] == split_of[like], (chr(code), chr(like), split_of[code], split_of[like])
 
 

@@ -10,7 +10,9 @@ pytest.importorskip("PIL", reason="glyphs renders with Pillow")
 
 import metareg  # noqa: E402
 from metareg.tasks import torch_generator  # noqa: E402
-from metareg_plugins import glyphs  # noqa: E402
+from metareg_plugins.glyphs import fonts as glyph_fonts  # noqa: E402
+from metareg_plugins.glyphs import render as glyph_render  # noqa: E402
+from metareg_plugins.glyphs.draw import draw  # noqa: E402
 from metareg_plugins.glyphs import ALPHABETS, Glyphs  # noqa: E402
 
 #: small and fast: 16 px, two alphabets, two images per (character, font)
@@ -35,7 +37,7 @@ def bench(cache):
 def _charmap(name: str) -> dict:
     from matplotlib.ft2font import FT2Font
 
-    return FT2Font(str(glyphs.matplotlib_font_dir() / name)).get_charmap()
+    return FT2Font(str(glyph_fonts.matplotlib_font_dir() / name)).get_charmap()
 
 
 def test_classes_are_characters_drawn_by_at_least_min_fonts_fonts(bench):
@@ -58,26 +60,26 @@ def test_classes_are_characters_drawn_by_at_least_min_fonts_fonts(bench):
 
 
 def test_placeholder_fonts_are_skipped_by_name_and_by_rendering(bench):
-    font_dir = glyphs.matplotlib_font_dir()
+    font_dir = glyph_fonts.matplotlib_font_dir()
     last_resort = sorted(font_dir.glob("LastResort*"))
-    listed = glyphs.font_files(Glyphs.Config())
+    listed = glyph_fonts.font_files(Glyphs.Config())
     assert not any("LastResort" in p.name for p in listed) and len(listed) > 20
     assert not any("LastResort" in f for f in bench.font_names)
     # the detector on synthetic renders: one box for every character vs distinct shapes
     box = np.zeros((16, 16), np.uint8)
     box[2:14, 2:14] = 255
     box[4:12, 4:12] = 0
-    assert glyphs.is_placeholder(np.stack([box] * 8))
+    assert glyph_fonts.is_placeholder(np.stack([box] * 8))
     distinct = np.stack([np.roll(box, i, axis=1) for i in range(8)])
-    assert not glyphs.is_placeholder(distinct)
-    assert not glyphs.is_placeholder(np.stack([box] * 3))  # too few characters to judge
+    assert not glyph_fonts.is_placeholder(distinct)
+    assert not glyph_fonts.is_placeholder(np.stack([box] * 3))  # too few characters to judge
     # and on real renders: LastResort (shipped by matplotlib) draws one box per Unicode block, DejaVu real letters
     latin = list(ALPHABETS["latin"])
     if last_resort:
-        images, kept = glyphs._draw(last_resort[0], latin, 32)
-        assert len(kept) == len(latin) and glyphs.is_placeholder(images)
-    images, kept = glyphs._draw(font_dir / "DejaVuSans.ttf", latin, 32)
-    assert len(kept) == len(latin) and not glyphs.is_placeholder(images)
+        images, kept = draw(last_resort[0], latin, 32)
+        assert len(kept) == len(latin) and glyph_fonts.is_placeholder(images)
+    images, kept = draw(font_dir / "DejaVuSans.ttf", latin, 32)
+    assert len(kept) == len(latin) and not glyph_fonts.is_placeholder(images)
 
 
 def test_splits_share_no_class_and_no_image_and_follow_the_domains(bench):
@@ -134,7 +136,7 @@ def test_the_cache_is_written_once_and_read_back(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("rendered again although the cache file exists")
 
-    monkeypatch.setattr(glyphs, "render_glyphs", boom)
+    monkeypatch.setattr(glyph_render, "render_glyphs", boom)
     second = Glyphs(config)
     assert second.from_cache and torch.equal(first.images, second.images)
     assert second.indices == first.indices

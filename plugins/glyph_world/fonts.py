@@ -10,10 +10,10 @@ distribution contributes its upright and italic faces of the weight nearest to 4
 instance). matplotlib's fonts are taken as the ``glyphs`` benchmark takes them (placeholder fonts excluded by name).
 
 Coverage differs by origin. matplotlib ships TeX-encoded fonts whose cmaps lie (``cmex10`` maps 'A' to a
-parenthesis), so for them ``glyphs.covered``'s strict test holds: the glyph name must confirm the character. fontpkg
+parenthesis), so for them ``glyphs.fonts.covered``'s strict test holds: the glyph name must confirm the character. fontpkg
 files are Google Fonts builds with Unicode cmaps, whose Indic and Thai glyphs carry production names that say
 nothing to the Adobe Glyph List ('atamil', 'bnA', 'tm_A'); there a glyph counts unless its name names *another*
-character. Both then go through the same placeholder test by rendering (``glyphs.is_placeholder``).
+character. Both then go through the same placeholder test by rendering (``glyphs.fonts.is_placeholder``).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from metareg_plugins import glyphs
+from metareg_plugins.glyphs import fonts as glyph_fonts
 
 FONTPKG_PREFIX = "fontpkg-"
 FONT_FILES = (".ttf", ".otf")
@@ -53,9 +53,9 @@ class FontsMissingWarning(UserWarning):
 
 def matplotlib_fonts() -> list[FontFile]:
     """matplotlib's bundled fonts, placeholder fonts (LastResort) excluded by name, in file-name order."""
-    paths = glyphs._expand(glyphs.matplotlib_font_dir())
-    return [FontFile(p, "matplotlib") for p in paths if p.suffix.lower() in glyphs.FONT_SUFFIXES
-            and not glyphs.excluded_by_name(p)]
+    paths = glyph_fonts.expand(glyph_fonts.matplotlib_font_dir())
+    return [FontFile(p, "matplotlib") for p in paths if p.suffix.lower() in glyph_fonts.FONT_SUFFIXES
+            and not glyph_fonts.excluded_by_name(p)]
 
 
 def _weight_and_italic(path: Path) -> tuple[int, bool] | None:
@@ -123,13 +123,13 @@ def _names_another(name: str, code: int) -> bool:
     base = name.split(".")[0]
     if not base or "_" in base:
         return False
-    return glyphs._glyph_name_means(base, code) is False
+    return glyph_fonts.glyph_name_means(base, code) is False
 
 
 def covered(font: FontFile, codes: list[int]) -> tuple[list[int], tuple[str, str]]:
     """The code points of ``codes`` that ``font`` draws, and its (family, style) identity (see the module doc)."""
     if font.strict:
-        return glyphs.covered(font.path, codes)
+        return glyph_fonts.covered(font.path, codes)
     from matplotlib.ft2font import FT2Font
 
     try:

@@ -1,6 +1,6 @@
 """Drawing the glyph world: each face's plain glyphs, then the seeded renderings ("drawers") of every class.
 
-The plain glyph is ``glyphs._draw``'s: one em size for every font, centred by its bounding box, shrunk only if it
+The plain glyph is ``glyphs.draw.draw``'s: one em size for every font, centred by its bounding box, shrunk only if it
 would not fit, on a canvas ``SUPERSAMPLE`` times the output side. So Latin 'A' and Cyrillic 'А' come out alike (the
 homoglyph test relies on it) and a font's 'o' stays smaller than its 'O'.
 
@@ -22,10 +22,11 @@ import torch
 import torch.nn.functional as F
 
 from metareg.tasks import seed_hash
-from metareg_plugins import glyphs
+from metareg_plugins.glyphs import draw as glyph_draw
+from metareg_plugins.glyphs.fonts import is_placeholder
 from metareg_plugins.glyph_world.fonts import FontFile, covered, is_handwriting
 
-SUPERSAMPLE = glyphs.SUPERSAMPLE
+SUPERSAMPLE = glyph_draw.SUPERSAMPLE
 #: a character whose ink, in most faces, spans less than this fraction of the canvas (a full stop, a comma, a
 #: quote) is a speck: such classes differ by size alone once centred, so they are not classes
 SPECK = 0.15
@@ -61,11 +62,11 @@ def draw_faces(fonts: list[FontFile], scripts: dict[str, tuple[int, ...]], canva
         if not have or (family, style) in seen:
             continue
         seen.add((family, style))
-        images, kept = glyphs._draw(font.path, have, canvas)
+        images, kept = glyph_draw.draw(font.path, have, canvas)
         drawn = dict(zip(kept, images))
         for name, cs in scripts.items():
             mine = [c for c in cs if c in drawn]
-            if mine and glyphs.is_placeholder(np.stack([glyphs._area(drawn[c], SUPERSAMPLE) for c in mine])):
+            if mine and is_placeholder(np.stack([glyph_draw.area(drawn[c], SUPERSAMPLE) for c in mine])):
                 placeholders.append(f"{font.path.name}:{name}")
                 for c in mine:
                     del drawn[c]
@@ -115,7 +116,7 @@ def _jitter_params(faces: list[Face], rows: np.ndarray, jitter: tuple[float, flo
             continue
         gen = torch.Generator().manual_seed(seed_hash(seed, face.font.path.name))
         idx = torch.from_numpy(mine)
-        params[:4, idx] = glyphs._jitter_params(len(mine), 1, gen, rotation, scale, shift)[0]
+        params[:4, idx] = glyph_draw.jitter_params(len(mine), 1, gen, rotation, scale, shift)[0]
         params[4, idx] = stroke * (2 * torch.rand(len(mine), generator=gen) - 1)
     return params
 
@@ -139,7 +140,7 @@ def render(faces: list[Face], rows: np.ndarray, image_size: int, jitter: tuple[f
         x = torch.from_numpy(base).unsqueeze(1).float().div_(255)
         moved = torch.from_numpy(np.flatnonzero(rows[lo:hi, 2] > 0))  # copy 0 is the plain glyph
         p = params[:, lo + moved]
-        x[moved] = glyphs._jitter(_stroke(x[moved], p[4]), *p[:4])
+        x[moved] = glyph_draw.apply_jitter(_stroke(x[moved], p[4]), *p[:4])
         y = F.avg_pool2d(x, SUPERSAMPLE).squeeze(1)
         out[lo:hi] = y.clamp_(0, 1).mul_(255).round_().to(torch.uint8).numpy()
     return out

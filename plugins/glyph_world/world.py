@@ -2,7 +2,7 @@
 
 A world is the characters of the chosen scripts that the installed faces draw, minus specks (``render.SPECK``) and
 homoglyphs: a character that looks like one earlier in ``scripts.WORLD_ORDER`` (Greek 'Α' after Latin 'A',
-Cyrillic 'О' after Latin 'O'), judged by ``glyphs.duplicates`` on the plain glyphs of the faces that draw both. A
+Cyrillic 'О' after Latin 'O'), judged by ``glyphs.homoglyphs.duplicates`` on the plain glyphs of the faces that draw both. A
 homoglyph is dropped from the whole world, not from one split, so no split can hold a character that looks like one
 of another split's.
 
@@ -21,7 +21,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from metareg_plugins import glyphs
+from metareg_plugins.glyphs import draw as glyph_draw, render as glyph_render
+from metareg_plugins.glyphs.homoglyphs import duplicates
 from metareg_plugins.glyph_world import render
 from metareg_plugins.glyph_world.fonts import FontFile
 
@@ -72,11 +73,11 @@ class World:
 
 def cache_dir() -> Path:
     """``glyph-world`` beside the ``glyphs`` benchmark's cache folder (``$METAREG_CACHE`` or the XDG cache)."""
-    return glyphs.cache_dir().parent / "glyph-world"
+    return glyph_render.cache_dir().parent / "glyph-world"
 
 
 def _homoglyphs(faces: list[render.Face], order: list[int]) -> dict[int, int]:
-    """``glyphs.duplicates`` over the plain glyphs at ``HOMOGLYPH_SIZE`` (code -> the earlier code it looks like)."""
+    """``glyphs.homoglyphs.duplicates`` over the plain glyphs at ``HOMOGLYPH_SIZE`` (code -> the earlier code it looks like)."""
     wanted = set(order)
     rows = [(code, i) for i, face in enumerate(faces) for code in face.glyphs if code in wanted]
     if not rows:
@@ -85,7 +86,7 @@ def _homoglyphs(faces: list[render.Face], order: list[int]) -> dict[int, int]:
     small = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(canvas).unsqueeze(1).float(), HOMOGLYPH_SIZE)
     data = {"images": small.squeeze(1).round().to(torch.uint8).numpy(), "code": np.array([c for c, _ in rows]),
             "font": np.array([i for _, i in rows]), "instance": np.zeros(len(rows), np.int32)}
-    return glyphs.duplicates(data, order)
+    return duplicates(data, order)
 
 
 def build(fonts: list[FontFile], scripts: dict[str, tuple[int, ...]], config) -> dict[str, np.ndarray]:
@@ -125,15 +126,15 @@ def recipe(fonts: list[FontFile], scripts: dict[str, tuple[int, ...]], config) -
 
     return {
         "version": WORLD_VERSION,
-        "glyphs_render": glyphs.RENDER_VERSION,
+        "glyphs_render": glyph_render.RENDER_VERSION,
         "pillow": PIL.__version__,
         "freetype": features.version("freetype2"),
         "fonts": [[f.origin, f.path.name, f.path.stat().st_size] for f in fonts],
         "scripts": {name: list(codes) for name, codes in scripts.items()},
         "image_size": config.image_size,
         "supersample": render.SUPERSAMPLE,
-        "em": glyphs.EM_FRACTION,
-        "fit": glyphs.FIT_FRACTION,
+        "em": glyph_draw.EM_FRACTION,
+        "fit": glyph_draw.FIT_FRACTION,
         "speck": render.SPECK,
         "renderings": config.renderings,
         "handwriting": sorted(config.handwriting),
