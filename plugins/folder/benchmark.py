@@ -1,17 +1,7 @@
-"""Few-shot episodes from a dataset already on disk (Omniglot, Office-31/Office-Home, mini-ImageNet); never downloads.
-
-Images are read with Pillow lazily, when an episode first needs them, and kept decoded (uint8, resized) in a bounded
-in-memory cache (``cache_images``), so constructing the benchmark only lists files: mini-ImageNet's 60,000 images
-would take minutes to decode and ~1.3 GB to hold at 84x84. Omniglot is grayscale with the ink as 1 (its PNGs are
-black strokes on white, inverted here to match ``digits`` and ``glyphs``); the others are RGB. Every image is resized
-to ``image_size`` x ``image_size`` (no aspect-preserving crop, as the mini-ImageNet and Office papers do) and scaled
-to [0, 1].
-"""
+"""The folder benchmark contract: episodes from a dataset on disk, in one of the layouts, never downloaded."""
 from __future__ import annotations
 
-import csv
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,225 +9,12 @@ import torch
 
 import metareg
 from metareg.contracts.benchmark import POOL_REGIMES
-from metareg.tasks import TaskBatch, TaskSpec, split_items
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".pgm", ".tif", ".tiff")
-LAYOUTS = ("omniglot", "office", "miniimagenet")
-#: the pool regimes each layout can build when it has a target domain, the one ``pool=auto`` picks first
-LAYOUT_POOLS = {"omniglot": ("disjoint",), "office": ("shared", "disjoint"), "miniimagenet": ()}
-
-#: an example tree per layout, shown in every error about the path or its layout
-EXAMPLES = {
-    "omniglot": """\
-    {path}/                      (or {path}/images_background/ and {path}/images_evaluation/ holding the alphabets)
-      Latin/                     one folder per alphabet (a domain)
-        character01/             one folder per character (a class)
-          0001_01.png            one image per drawer
-      Greek/
-        character01/ ...""",
-    "office": """\
-    {path}/
-      amazon/                    one folder per domain (Office-31: amazon, dslr, webcam; Office-Home: Art, ...)
-        back_pack/               one folder per class (an optional images/ level between is accepted)
-          frame_0001.jpg
-      webcam/
-        back_pack/ ...""",
-    "miniimagenet": """\
-    {path}/                      either the split CSVs of Ravi & Larochelle:
-      images/n0153282900000005.jpg
-      train.csv  val.csv  test.csv     (columns: filename,label)
-    or one folder per split:
-    {path}/
-      train/n01532829/n0153282900000005.jpg
-      val/<class>/*.jpg
-      test/<class>/*.jpg""",
-}
+from metareg.tasks import TaskSpec, split_items
+from metareg_plugins.folder.images import FilePool, ImageCache
+from metareg_plugins.folder.layouts import (EXAMPLES, LAYOUT_POOLS, LAYOUTS, layout_error, name_list,
+                                            scan_miniimagenet, scan_office, scan_omniglot)
 
 
-def _layout_error(path: Path, layout: str, problem: str) -> metareg.ConfigError:
-    return metareg.ConfigError(
-        f"benchmark.folder.path={str(path)!r}: {problem}; the {layout!r} layout expects\n"
-        + EXAMPLES[layout].format(path=path)
-    )
-
-
-def _subdirs(p: Path) -> list[Path]:
-    return sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith("."))
-
-
-def _images(p: Path) -> list[Path]:
-    return sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
-                  and not f.name.startswith("."))
-
-
-def _names(value: str) -> list[str]:
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    return [] if [n.lower() for n in names] == ["none"] else list(dict.fromkeys(names))
-
-
-# ------------------------------------------------------------------------------------------------------- layouts
-def scan_omniglot(path: Path) -> tuple[dict[str, dict[str, list[Path]]], list[str]]:
-    """{alphabet: {character: images}} and the background alphabets (those under images_background/, if any)."""
-    roots = [path / name for name in ("images_background", "images_evaluation") if (path / name).is_dir()]
-    background: list[str] = []
-    alphabets: dict[str, dict[str, list[Path]]] = {}
-    for root in roots or [path]:
-        if _images(root):
-            raise _layout_error(path, "omniglot", f"found images directly in {str(root)!r}, not in "
-                                                  f"<alphabet>/<character>/ folders")
-        for alphabet in _subdirs(root):
-            if _images(alphabet):
-                raise _layout_error(path, "omniglot", f"found images directly in the alphabet folder "
-                                                      f"{str(alphabet)!r}; they belong in one folder per character")
-            chars = {c.name: _images(c) for c in _subdirs(alphabet)}
-            chars = {k: v for k, v in chars.items() if v}
-            if chars:
-                if alphabet.name in alphabets:
-                    raise _layout_error(path, "omniglot", f"alphabet {alphabet.name!r} appears twice")
-                alphabets[alphabet.name] = chars
-                if root.name == "images_background":
-                    background.append(alphabet.name)
-    if not alphabets:
-        raise _layout_error(path, "omniglot", "found no <alphabet>/<character>/<image> files")
-    return alphabets, background
-
-
-def scan_office(path: Path) -> dict[str, dict[str, list[Path]]]:
-    """{domain: {class: images}}; Office-31's extra images/ level (amazon/images/back_pack/) is accepted."""
-    domains: dict[str, dict[str, list[Path]]] = {}
-    if _images(path):
-        raise _layout_error(path, "office", f"found images directly in {str(path)!r}, not in <domain>/<class>/")
-    for domain in _subdirs(path):
-        root = domain / "images" if (domain / "images").is_dir() and not _images(domain / "images") else domain
-        if _images(root):
-            raise _layout_error(path, "office", f"found images directly in the domain folder {str(root)!r}; they "
-                                                f"belong in one folder per class")
-        classes = {c.name: _images(c) for c in _subdirs(root)}
-        classes = {k: v for k, v in classes.items() if v}
-        if classes:
-            domains[domain.name] = classes
-    if not domains:
-        raise _layout_error(path, "office", "found no <domain>/<class>/<image> files")
-    return domains
-
-
-def scan_miniimagenet(path: Path) -> dict[str, dict[str, list[Path]]]:
-    """{split: {class: images}} from the split CSVs (preferred) or from train/, val/ and test/ folders."""
-    csvs = {s: path / f"{s}.csv" for s in ("train", "val", "test")}
-    splits: dict[str, dict[str, list[Path]]] = {}
-    if any(p.is_file() for p in csvs.values()):
-        missing = [p.name for p in csvs.values() if not p.is_file()]
-        if missing:
-            raise _layout_error(path, "miniimagenet", f"missing {', '.join(missing)}")
-        images = path / "images"
-        if not images.is_dir():
-            raise _layout_error(path, "miniimagenet", "the split CSVs are there but the images/ folder is not")
-        for split, csv_path in csvs.items():
-            by_class: dict[str, list[Path]] = {}
-            with open(csv_path, newline="") as f:
-                reader = csv.DictReader(f)
-                if reader.fieldnames is None or not {"filename", "label"} <= set(reader.fieldnames):
-                    raise _layout_error(path, "miniimagenet", f"{csv_path.name} needs a header with columns "
-                                                              f"filename,label (got {reader.fieldnames})")
-                for row in reader:
-                    file = images / row["filename"]
-                    if not file.is_file():
-                        raise _layout_error(path, "miniimagenet", f"{csv_path.name} names {row['filename']!r}, "
-                                                                  f"which is not in images/")
-                    by_class.setdefault(row["label"], []).append(file)
-            splits[split] = by_class
-    elif all((path / s).is_dir() for s in ("train", "val", "test")):
-        for split in ("train", "val", "test"):
-            if _images(path / split):
-                raise _layout_error(path, "miniimagenet", f"found images directly in {split}/, not in "
-                                                          f"{split}/<class>/")
-            splits[split] = {c.name: _images(c) for c in _subdirs(path / split) if _images(c)}
-    else:
-        raise _layout_error(path, "miniimagenet", "found neither train.csv/val.csv/test.csv nor train/, val/ and "
-                                                  "test/ folders")
-    for split, by_class in splits.items():
-        if not by_class:
-            raise _layout_error(path, "miniimagenet", f"the {split} split has no images")
-    for a in splits:
-        for b in splits:
-            if a < b and set(splits[a]) & set(splits[b]):
-                shared = sorted(set(splits[a]) & set(splits[b]))
-                raise _layout_error(path, "miniimagenet", f"the {a} and {b} splits share classes ({shared[0]}, ...); "
-                                                          f"meta-train/val/test classes must be disjoint")
-    return splits
-
-
-# ------------------------------------------------------------------------------------------------------- loading
-class ImageCache:
-    """Decodes image files into uint8 tensors [C, S, S], keeping the ``capacity`` most recently used."""
-
-    def __init__(self, image_size: int, grayscale: bool, invert: bool, capacity: int):
-        self.size, self.grayscale, self.invert, self.capacity = image_size, grayscale, invert, capacity
-        self._cache: OrderedDict[Path, torch.Tensor] = OrderedDict()
-
-    def decode(self, path: Path) -> torch.Tensor:
-        from PIL import Image
-
-        from metareg.image_files import open_image
-
-        im = open_image(path, "L" if self.grayscale else "RGB")
-        if im.size != (self.size, self.size):
-            im = im.resize((self.size, self.size), Image.Resampling.LANCZOS)
-        data = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
-        data = data.view(self.size, self.size, -1).permute(2, 0, 1).contiguous()
-        return 255 - data if self.invert else data
-
-    def __call__(self, paths: list[Path]) -> torch.Tensor:
-        """The images of ``paths`` as one float tensor [n, C, S, S] in [0, 1]."""
-        out = []
-        for p in paths:
-            image = self._cache.get(p)
-            if image is None:
-                image = self.decode(p)
-                if self.capacity:
-                    self._cache[p] = image
-                    if len(self._cache) > self.capacity:
-                        self._cache.popitem(last=False)
-            else:
-                self._cache.move_to_end(p)
-            out.append(image)
-        return torch.stack(out).float().div_(255)
-
-
-class FilePool:
-    """``ClassPool`` over image files: the same seeded episode draw, decoding only the images an episode uses."""
-
-    def __init__(self, by_class: dict[str, list[Path]], load: ImageCache):
-        self.classes = list(by_class)
-        self.by_class = by_class
-        self.load = load
-
-    def __len__(self) -> int:
-        return len(self.classes)
-
-    def smallest_class(self) -> int:
-        return min(len(v) for v in self.by_class.values())
-
-    def episodes(self, n_tasks: int, n_way: int, k_shot: int, n_query: int, generator: torch.Generator,
-                 domain: str = "source") -> TaskBatch:
-        per_class = k_shot + n_query
-        sx, qx = [], []
-        for _ in range(n_tasks):
-            chosen = torch.randperm(len(self.classes), generator=generator)[:n_way].tolist()
-            support, query = [], []
-            for ci in chosen:
-                files = self.by_class[self.classes[ci]]
-                pick = torch.randperm(len(files), generator=generator)[:per_class].tolist()
-                support += [files[i] for i in pick[:k_shot]]
-                query += [files[i] for i in pick[k_shot:]]
-            sx.append(self.load(support))
-            qx.append(self.load(query))
-        sy = torch.arange(n_way).repeat_interleave(k_shot).expand(n_tasks, -1)
-        qy = torch.arange(n_way).repeat_interleave(n_query).expand(n_tasks, -1)
-        return TaskBatch(torch.stack(sx), sy.contiguous(), torch.stack(qx), qy.contiguous(), domain=domain)
-
-
-# ----------------------------------------------------------------------------------------------------- benchmark
 class Folder(metareg.Benchmark):
     """A dataset you have on disk, in one of three usual layouts (``layout``); ``path`` is its folder.
 
@@ -342,7 +119,7 @@ class Folder(metareg.Benchmark):
             )
         self.path = path = Path(c.path).expanduser()
         if not path.is_dir():
-            raise _layout_error(path, c.layout, "does not exist" if not path.exists() else "is not a folder")
+            raise layout_error(path, c.layout, "does not exist" if not path.exists() else "is not a folder")
         image_size = c.image_size or (28 if c.layout == "omniglot" else 84)
         channels = 1 if c.layout == "omniglot" else 3
         self.load = ImageCache(image_size, grayscale=channels == 1, invert=c.layout == "omniglot",
@@ -391,7 +168,7 @@ class Folder(metareg.Benchmark):
         """(source, target) domain names from the config, checked against ``available``; target [] = no shift.
         Sets ``source``, ``target`` and ``pool_regime``."""
         c = self.config
-        source, target = _names(c.source), _names(c.target)
+        source, target = name_list(c.source), name_list(c.target)
         no_shift = c.target.strip().lower() == "none"
         for name in source + target:
             if name not in available:
@@ -441,7 +218,7 @@ class Folder(metareg.Benchmark):
         c = self.config
         keys = sorted(by_class)
         if len(keys) < 3:
-            raise _layout_error(self.path, c.layout, f"found {len(keys)} classes, too few to split into "
+            raise layout_error(self.path, c.layout, f"found {len(keys)} classes, too few to split into "
                                                      f"meta-train, val and test")
         train, val, test = split_items(keys, [1 - c.val_fraction - c.test_fraction, c.val_fraction,
                                               c.test_fraction], c.split_seed)
@@ -469,7 +246,7 @@ class Folder(metareg.Benchmark):
         src, tgt = classes(source), classes(target)
         for group, what in ((src, "source"), (tgt, "target")):
             if len(group) < 2:
-                raise _layout_error(path, "omniglot", f"the {what} alphabets have {len(group)} characters; at least "
+                raise layout_error(path, "omniglot", f"the {what} alphabets have {len(group)} characters; at least "
                                                       f"2 are needed to split them")
         train, val = split_items(sorted(src), [1 - c.val_fraction, c.val_fraction], c.split_seed)
         pool, test = split_items(sorted(tgt), [c.pool_fraction, 1 - c.pool_fraction], c.split_seed + 1)
@@ -495,7 +272,7 @@ class Folder(metareg.Benchmark):
         tgt = merged(target)
         keys = sorted(set(src) & set(tgt))
         if len(keys) < 3:
-            raise _layout_error(path, "office", f"domains {', '.join(source)} and {', '.join(target)} share "
+            raise layout_error(path, "office", f"domains {', '.join(source)} and {', '.join(target)} share "
                                                 f"{len(keys)} class folders; at least 3 are needed")
         train, val, test = split_items(keys, [1 - c.val_fraction - c.test_fraction, c.val_fraction, c.test_fraction],
                                        c.split_seed)
@@ -516,7 +293,7 @@ class Folder(metareg.Benchmark):
 
     def _split_miniimagenet(self, path: Path):
         c = self.config
-        if _names(c.source) or (_names(c.target) and c.target.strip().lower() != "none"):
+        if name_list(c.source) or (name_list(c.target) and c.target.strip().lower() != "none"):
             raise metareg.ConfigError("benchmark.folder: the miniimagenet layout has no domains; leave source and "
                                       "target empty")
         self.pool_regime = self._pool_regime()
@@ -542,8 +319,3 @@ class Folder(metareg.Benchmark):
             return None
         pick = torch.randint(len(self.pool_files), (n,), generator=generator).tolist()
         return self.load([self.pool_files[i] for i in pick])
-
-
-@metareg.hookimpl
-def metareg_register_benchmarks(register):
-    register(Folder)
