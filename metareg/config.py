@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from metareg.clipping import check_clip
+from metareg.compatibility import task_kind_problem
 from metareg.errors import ConfigError, IncompatibleError
 from metareg.families import NAMES as PART_SECTIONS, OPTIONAL
 from metareg.ranges import Range, check_ranges
@@ -176,12 +177,9 @@ def resolve(
         generator=registry.get("generator", run.generator) if run.generator else None,
     )
     kind = _task_kind(benchmark)
-    learner_kinds = selection.learner.cls.task_kinds
-    if kind not in learner_kinds:
-        raise IncompatibleError(
-            f"learner {run.learner!r} handles {' and '.join(learner_kinds)} tasks, but benchmark {run.benchmark!r} "
-            f"is {kind}; choose another learner or benchmark"
-        )
+    problem = task_kind_problem(run.learner, selection.learner.cls.task_kinds, run.benchmark, kind)
+    if problem:
+        raise IncompatibleError(problem)
 
     cfg = OmegaConf.create({"run": run, "train": OmegaConf.structured(TrainSection)})
     for section, info in selection.items():

@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from metareg import checkpoints, memory_budget
 from metareg.chunking import meta_backward
 from metareg.clipping import check_clip
+from metareg.compatibility import context_problem, target_problem
 from metareg.config import Selection, config_hash, part_config, to_container
 from metareg.contracts.generator import call_accepted
 from metareg.errors import ConfigError, IncompatibleError
@@ -117,21 +118,17 @@ class Run:
         backbone_cls = selection.backbone.cls
         learner_cfg = part_config(cfg, "learner")
         context_dim = learner_cls.context_size(learner_cfg)
-        if context_dim and not backbone_cls.supports_context:
-            raise IncompatibleError(
-                f"learner {learner_cls.name!r} conditions the backbone on a context vector, which backbone "
-                f"{backbone_cls.name!r} does not support"
-            )
+        problem = context_problem(selection, learner_cfg)
+        if problem:
+            raise IncompatibleError(problem)
         backbone = backbone_cls(self.spec.input_shape, part_config(cfg, "backbone"), context_dim=context_dim)
         self.learner = learner_cls(backbone, self.spec, learner_cfg).to(self.device)
         self.adversary = None
         if selection.adversary is not None:
-            probe = self.benchmark.target_pool(2, torch_generator(self.seed, "probe"))
-            if probe is None:
-                raise IncompatibleError(
-                    f"adversary {selection.adversary.name!r} needs unlabelled target-domain data, and benchmark "
-                    f"{selection.benchmark.name!r} has no target domain; choose a benchmark with a domain shift"
-                )
+            problem = target_problem(selection, self.benchmark.target_pool(2, torch_generator(self.seed, "probe"))
+                                     is not None)
+            if problem:
+                raise IncompatibleError(problem)
             self.adversary = selection.adversary.cls(backbone.feature_dim, part_config(cfg, "adversary")).to(self.device)
         self.generator = None
         if selection.generator is not None:

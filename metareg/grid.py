@@ -220,23 +220,22 @@ def expand(registry: Registry, blocks: Sequence[Block], settings: Iterable[Setti
 def incompatibility(cfg: DictConfig, selection: Selection, probes: dict[str, bool | None]) -> str | None:
     """Why the cell's parts cannot make a run, found before building it (None: they can).
 
-    ``resolve`` has already matched learner and benchmark task kinds; this adds what the engine would refuse when
-    building: a context-conditioned learner on a backbone without context, and an adversary on a benchmark config
-    without target-domain data (probed once per benchmark config, as the benchmark's constructor decides it).
+    ``resolve`` has already matched learner and benchmark task kinds; this asks ``metareg.compatibility``'s other
+    two rules, which the engine asks again when building: a context-conditioned learner on a backbone without
+    context, and an adversary on a benchmark config without target-domain data (probed once per benchmark config,
+    as the benchmark's constructor decides it).
     A benchmark that cannot be built as configured (glyph-world without the fonts it needs, a folder path that is
     not there) is not decided here: its cells are planned, and each fails with the constructor's own message
     when it runs, while the grid's other cells run and are stored.
     """
+    from metareg.compatibility import context_problem, target_problem
     from metareg.config import part_config, to_container
     from metareg.errors import MetaregError
     from metareg.tasks import torch_generator
 
-    learner, backbone = selection.learner, selection.backbone
-    if learner.cls.context_size(part_config(cfg, "learner")) and not getattr(backbone.cls, "supports_context", False):
-        return (f"learner {learner.name!r} conditions the backbone on a context vector, which backbone "
-                f"{backbone.name!r} does not support")
-    if selection.adversary is None:
-        return None
+    problem = context_problem(selection, part_config(cfg, "learner"))
+    if problem or selection.adversary is None:
+        return problem
     key = f"{selection.benchmark.name}:{to_container(cfg.benchmark)}"
     if key not in probes:
         try:
@@ -245,10 +244,7 @@ def incompatibility(cfg: DictConfig, selection: Selection, probes: dict[str, boo
             probes[key] = None  # unknown: the cell's run reports why the benchmark cannot be built
         else:
             probes[key] = benchmark.target_pool(2, torch_generator(0, "probe")) is not None
-    if probes[key] is False:
-        return (f"adversary {selection.adversary.name!r} needs unlabelled target-domain data, and benchmark "
-                f"{selection.benchmark.name!r} (as configured) has no target domain")
-    return None
+    return target_problem(selection, probes[key] is not False)
 
 
 def _names_part(key: str) -> bool:
