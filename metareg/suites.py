@@ -46,7 +46,9 @@ def suite_dirs() -> list[Path]:
     """Where suite names are looked up, in order."""
     dirs = [Path(p) for p in os.environ.get("METAREG_SUITES", "").split(os.pathsep) if p]
     dirs.append(Path.cwd() / "benchmarks" / "suites")
-    dirs.append(installed_suites())
+    shipped = installed_suites()
+    if shipped is not None:
+        dirs.append(shipped)
     unique: list[Path] = []
     for d in dirs:
         if d.resolve() not in [u.resolve() for u in unique]:
@@ -54,10 +56,13 @@ def suite_dirs() -> list[Path]:
     return unique
 
 
-def installed_suites() -> Path:
-    """The folder of the suites installed with metareg (``metareg_suites``' package data)."""
-    import metareg_suites
-
+def installed_suites() -> Path | None:
+    """The folder of the suites installed with metareg (``metareg_suites``' package data); None when an install
+    made before the suites shipped as a package does not map it."""
+    try:
+        import metareg_suites
+    except ImportError:
+        return None
     return Path(metareg_suites.__file__).resolve().parent
 
 
@@ -83,9 +88,11 @@ def find_suite(name: str) -> Path:
     close = difflib.get_close_matches(name, list(suites), n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
     where = ", ".join(str(d) for d in suite_dirs())
+    missing = ("; metareg's own suites are not installed (no metareg_suites package): reinstall metareg, e.g. "
+               "`pip install -e .` in its checkout" if installed_suites() is None else "")
     raise ConfigError(
         f"unknown suite {name!r}: {hint}available suites: {', '.join(sorted(suites)) or 'none found'} "
-        f"(looked in {where}; set METAREG_SUITES to add a folder, or give the path of a .yaml file)"
+        f"(looked in {where}; set METAREG_SUITES to add a folder, or give the path of a .yaml file){missing}"
     )
 
 
