@@ -12,13 +12,15 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from metareg.cell_states import FAILED, INVALID, SKIPPED
 from metareg.engine import RunResult
 
 
 @dataclass
 class Outcome:
-    """``state``: ``done`` or ``failed`` (a run happened; ``result`` says how, ``error`` why it failed), ``skipped``
-    (the parts cannot be combined: ``error`` says why) or ``invalid`` (the user's config is wrong for this cell).
+    """``state`` (``metareg.cell_states``): ``DONE`` or ``FAILED`` (a run happened; ``result`` says how, ``error`` why
+    it failed), ``SKIPPED`` (the parts cannot be combined: ``error`` says why) or ``INVALID`` (the user's config is
+    wrong for this cell).
     ``committed`` is True when the worker already wrote the result into the claimed store row."""
 
     state: str
@@ -62,17 +64,17 @@ def execute_cell(cell, expected_hash: str, *, progress: bool = False, registry=N
         cfg, selection = resolve(registry, cell.settings, cell.selector_dict())
         actual = config_hash(cfg, selection)
         if actual != expected_hash:
-            return Outcome("invalid", error=(
+            return Outcome(INVALID, error=(
                 f"this worker resolves the cell to config {actual}, the runner to {expected_hash}: the worker's "
                 f"metareg or plugins differ from the runner's; install the same versions on both"))
         run = Run(cfg, selection, registry)
     except IncompatibleError as exc:
-        return Outcome("skipped", error=str(exc))
+        return Outcome(SKIPPED, error=str(exc))
     except MetaregError as exc:
-        return Outcome("invalid", error=str(exc))
+        return Outcome(INVALID, error=str(exc))
     except Exception as exc:  # a part's constructor crashed: the cell failed, the grid goes on
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return Outcome("failed", error=error, wall_time=time.perf_counter() - start)
+        return Outcome(FAILED, error=error, wall_time=time.perf_counter() - start)
     sink = ClaimedRow(*claimed) if claimed else None
     result = run.execute(progress=progress, store=sink)
     model = None

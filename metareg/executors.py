@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Any
 
+from metareg.cell_states import FAILED
 from metareg.errors import ConfigError
 from metareg.execute import Outcome, execute_cell
 
@@ -149,7 +150,7 @@ class ProcessExecutor:
                 worker.process.join(5)
                 error = (f"worker process died (exit code {worker.process.exitcode}) while running this cell: "
                          f"killed, or out of memory")
-                done.append((worker.key, Outcome("failed", error=error)))
+                done.append((worker.key, Outcome(FAILED, error=error)))
                 self.workers[i] = None
         return done
 
@@ -214,7 +215,7 @@ class RayExecutor:
                 done.append((key, self.ray.get(ref)))
             except self.ray.exceptions.RayError as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                done.append((key, Outcome("failed", error=f"Ray task failed: {first}")))
+                done.append((key, Outcome(FAILED, error=f"Ray task failed: {first}")))
         return done
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from metareg.cell_states import BUSY, DONE, FAILED, INVALID, REUSED, REUSED_FAILED, SKIPPED
 from metareg.grid import PlannedCell
 from metareg.runner import CellReport
 from metareg.stats import Estimate
@@ -28,12 +29,12 @@ def describe(report: CellReport) -> str:
                         for name, m in (report.metrics or {}).items())
     wall = f"{report.wall_time:.1f} s" if report.wall_time is not None else "?"
     return {
-        "done": f"done in {wall}: {metrics}",
-        "failed": f"FAILED after {wall}: {report.error}",
-        "reused": f"already done (run {report.run_id}): {metrics}",
-        "reused-failed": f"failed before (run {report.run_id}: {report.error}); --retry-failed runs it again",
-        "busy": f"left to another runner (run {report.run_id}, {report.error})",
-        "skipped": f"skipped: {report.error}",
+        DONE: f"done in {wall}: {metrics}",
+        FAILED: f"FAILED after {wall}: {report.error}",
+        REUSED: f"already done (run {report.run_id}): {metrics}",
+        REUSED_FAILED: f"failed before (run {report.run_id}: {report.error}); --retry-failed runs it again",
+        BUSY: f"left to another runner (run {report.run_id}, {report.error})",
+        SKIPPED: f"skipped: {report.error}",
     }[report.state]
 
 
@@ -64,7 +65,7 @@ class GridProgress:
 
     def ended(self, report: CellReport) -> None:
         self.counts[report.state] = self.counts.get(report.state, 0) + 1
-        if report.state != "invalid":  # a config error is said once, as an error line, when the grid ends
+        if report.state != INVALID:  # a config error is said once, as an error line, when the grid ends
             self._say(f"{self._prefix(report.cell)}: {describe(report)}")
         if self.bar is not None:
             self.bar.set_postfix({k: v for k, v in self.counts.items()}, refresh=False)

@@ -13,20 +13,17 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from metareg.cell_states import BUSY, DONE, FAILED, FINISHED, INVALID, REUSED, REUSED_FAILED, SKIPPED
 from metareg.config import to_container
 from metareg.engine import RunResult, versions
 from metareg.grid import Plan, PlannedCell
 from metareg.store import HEARTBEAT_EVERY, RunRow, Store, owner_token
 
-#: the states a cell ends a runner's pass in
-RAN = ("done", "failed")  # run by this pass
-KEPT = ("reused", "reused-failed")  # a finished run already in the store
 
 
 @dataclass
 class CellReport:
-    """How one cell ended this pass: ``state`` is done, failed (ran now), reused, reused-failed (ran before), busy
-    (another runner holds it), skipped (incompatible parts, found when building) or invalid (config error)."""
+    """How one cell ended this pass: ``state`` is one of ``metareg.cell_states``."""
 
     cell: PlannedCell
     state: str
@@ -39,7 +36,7 @@ class CellReport:
 
     def as_result(self) -> RunResult:
         """The cell as a ``RunResult``, for the tables and JSON lines ``bench`` prints."""
-        status = "done" if self.state in ("done", "reused") else "failed" if self.state in RAN + KEPT else self.state
+        status = "done" if self.state in (DONE, REUSED) else "failed" if self.state in FINISHED else self.state
         return RunResult(self.cell.hash, self.cell.parts, self.cell.seed, self.device or "", status,
                          self.wall_time or 0.0, self.metrics, self.history, self.error, self.run_id)
 
@@ -122,14 +119,14 @@ class GridRunner:
         if claim.state == "claimed":
             return claim.run_id
         if claim.state == "busy":
-            self._record(report, CellReport(cell, "busy", claim.row.id, error=f"held by {claim.row.owner}"))
+            self._record(report, CellReport(cell, BUSY, claim.row.id, error=f"held by {claim.row.owner}"))
         else:
-            self._record(report, _from_row(cell, "reused" if claim.state == "done" else "reused-failed", claim.row))
+            self._record(report, _from_row(cell, REUSED if claim.state == "done" else REUSED_FAILED, claim.row))
         return None
 
     def _settle(self, cell: PlannedCell, run_id: int, outcome) -> CellReport:
         """Store what a worker returned (unless it committed it itself) and describe it."""
-        if outcome.state in ("skipped", "invalid"):
+        if outcome.state in (SKIPPED, INVALID):
             self.store.release(run_id)
             return CellReport(cell, outcome.state, error=outcome.error)
         result = outcome.result
@@ -146,7 +143,7 @@ class GridRunner:
             else:
                 self.store.finish(run_id, status="failed", wall_time=outcome.wall_time, error=outcome.error)
         if result is None:
-            return CellReport(cell, "failed", run_id, wall_time=outcome.wall_time, error=outcome.error)
+            return CellReport(cell, FAILED, run_id, wall_time=outcome.wall_time, error=outcome.error)
         return CellReport(cell, result.status, run_id, result.metrics, result.wall_time, result.device, result.error,
                           result.history)
 

@@ -183,3 +183,16 @@ def test_an_install_without_the_shipped_suites_says_to_reinstall(monkeypatch):
     assert suites.installed_suites() is None
     with pytest.raises(ConfigError, match="reinstall metareg"):
         suites.find_suite("default")
+
+
+def test_every_cell_state_has_its_summary_word_and_its_progress_line():
+    """The states are declared once (``metareg.cell_states``); a new one must come with the words that report it."""
+    from metareg import cell_states
+    from metareg.progress import describe
+    from metareg.runner import CellReport
+
+    states = {v for k, v in vars(cell_states).items() if k.isupper() and isinstance(v, str)}
+    assert states == set(cell_states.SUMMARY_WORDS)
+    for state in states - {cell_states.INVALID}:  # a config error is said once, when the grid ends
+        line = describe(CellReport(None, state, run_id=1, metrics={}, wall_time=1.0, error="why"))
+        assert line and isinstance(line, str)

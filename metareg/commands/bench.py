@@ -10,15 +10,13 @@ import argparse
 import json
 import sys
 
+from metareg.cell_states import FAILED, FINISHED, INVALID, KEPT, RAN, REUSED_FAILED, SKIPPED, SUMMARY_WORDS
 from metareg.commands.common import load_registry
 
 NAME = "bench"
 
 #: what a bare ``metareg bench`` runs
 DEFAULT_SUITE = "default"
-#: how the closing summary names each way a cell can end
-OUTCOME_WORDS = {"done": "done", "failed": "failed", "reused": "already done", "reused-failed": "failed before",
-                 "busy": "left to another runner", "skipped": "skipped", "invalid": "with config errors"}
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -147,9 +145,9 @@ def run(args: argparse.Namespace) -> int:
 
     def ended(report) -> None:
         progress.ended(report)
-        if args.json and report.state in ("done", "failed", "reused", "reused-failed"):
+        if args.json and report.state in FINISHED:
             line = report.as_result().as_json()
-            if report.state.startswith("reused"):
+            if report.state in KEPT:
                 line["reused"] = True
             print(json.dumps(line), flush=True)
 
@@ -163,11 +161,11 @@ def run(args: argparse.Namespace) -> int:
 
 def summarise(report, plan, store, suite, args) -> int:
     """Print the grid's results and what happened to each cell; the exit code: 2 config errors, 1 failures, 0."""
-    ran = report.by_state("done", "failed")
-    finished = report.by_state("done", "failed", "reused", "reused-failed")
+    ran = report.by_state(*RAN)
+    finished = report.by_state(*FINISHED)
     if not args.json and finished:
         print(format_results([c.as_result() for c in sorted(finished, key=lambda c: c.cell.index)]))
-    invalid = report.by_state("invalid")
+    invalid = report.by_state(INVALID)
     for cell in invalid:
         print(f"metareg: error: {cell.error}" if len(plan.cells) == 1 else f"metareg: error: {cell.cell.label}: "
               f"{cell.error}", file=sys.stderr)
@@ -175,7 +173,7 @@ def summarise(report, plan, store, suite, args) -> int:
         if len(plan.cells) == 1 and len(ran) == 1:
             print(f"stored as run {ran[0].run_id} in {store.path}")
         else:
-            counts = {words: len(report.by_state(state)) for state, words in OUTCOME_WORDS.items()}
+            counts = {words: len(report.by_state(state)) for state, words in SUMMARY_WORDS.items()}
             said = ", ".join(f"{n} {words}" for words, n in counts.items() if n)
             board = ("metareg leaderboard" + (f" --suite {suite.name}" if suite else "")
                      + (f" --store {args.store}" if args.store else ""))
@@ -185,12 +183,12 @@ def summarise(report, plan, store, suite, args) -> int:
             print(f"redid {report.abandoned} run(s) left unfinished by a stopped runner")
     if invalid:
         return 2
-    skipped = report.by_state("skipped")
+    skipped = report.by_state(SKIPPED)
     if skipped and len(skipped) == len(plan.cells):  # nothing could be built: as for a plan with nothing to run
         for cell in skipped:
             print(f"metareg: error: nothing ran: {cell.cell.label}: {cell.error}", file=sys.stderr)
         return 2
-    return 1 if report.by_state("failed", "reused-failed") else 0
+    return 1 if report.by_state(FAILED, REUSED_FAILED) else 0
 
 
 def format_results(results) -> str:
