@@ -40,6 +40,18 @@ _EXPORTS = {
     "StoreError": "metareg.errors",
     "load_run": "metareg.predict",
     "LoadedRun": "metareg.predict",
+    # the toolkit the built-ins build on (docs/plugins.md, "The toolkit")
+    "sgd_steps": "metareg.functional",
+    "per_task": "metareg.functional",
+    "embed_tasks": "metareg.functional",
+    "class_means": "metareg.functional",
+    "task_loss": "metareg.functional",
+    "STRATEGIES": "metareg.functional",
+    "resolve_strategy": "metareg.functional",
+    "reverse_gradient": "metareg.layers",
+    "seed_hash": "metareg.tasks",
+    "torch_generator": "metareg.tasks",
+    "split_items": "metareg.tasks",
 }
 #: public submodules, imported on first attribute access (``metareg.testing.check_plugin``)
 _SUBMODULES = ("testing",)
@@ -50,6 +62,9 @@ __all__ = [
     "DuplicatePartError", "Generator", "IncompatibleError", "LearnerOutput", "MetaLearner", "MetaregError", "NoConfig",
     "LoadedRun", "Part", "PluginError", "Range", "Registry", "StoreError", "TaskBatch", "TaskBatchNorm", "TaskSpec",
     "UnknownPartError", "hookimpl", "hookspec", "load_run", "testing", "__version__",
+    # the toolkit
+    "STRATEGIES", "class_means", "embed_tasks", "per_task", "resolve_strategy", "reverse_gradient", "seed_hash",
+    "sgd_steps", "split_items", "task_loss", "torch_generator",
 ]
 
 
@@ -79,8 +94,10 @@ if TYPE_CHECKING:  # pragma: no cover
                                 PluginError, StoreError, UnknownPartError)
     from metareg import testing
     from metareg.hookspecs import hookimpl, hookspec
-    from metareg.layers import TaskBatchNorm
+    from metareg.functional import (STRATEGIES, class_means, embed_tasks, per_task, resolve_strategy, sgd_steps,
+                                    task_loss)
+    from metareg.layers import TaskBatchNorm, reverse_gradient
     from metareg.ranges import Choice, Range
     from metareg.registry import Registry
     from metareg.predict import LoadedRun, load_run
-    from metareg.tasks import ClassPool, TaskBatch, TaskSpec
+    from metareg.tasks import ClassPool, TaskBatch, TaskSpec, seed_hash, split_items, torch_generator

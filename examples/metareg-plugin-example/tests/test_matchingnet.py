@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 import metareg
@@ -73,3 +74,20 @@ def test_meta_loss_is_the_mean_negative_log_probability_of_the_query_classes():
     log_probs = learner.log_probs(batch)
     expected = -sum(float(log_probs[t, q, batch.query_y[t, q]]) for t in range(2) for q in range(log_probs.shape[1]))
     assert abs(learner.meta_loss(batch).loss.item() - expected / (2 * log_probs.shape[1])) < 1e-5
+
+
+def test_the_toolkits_batched_strategies_give_the_loops_log_probabilities():
+    """``vectorize`` comes from metareg's public toolkit (``metareg.embed_tasks``): vmap and the loop agree."""
+    from metareg_plugin_example.resnet12 import ResNet12
+
+    torch.manual_seed(0)
+    batch = tiny_batch("classification", n_tasks=3, input_shape=(3, 16, 16))
+    spec = metareg.TaskSpec("classification", (3, 16, 16), 3, 2, 2, n_way=3)
+    backbone = ResNet12(spec.input_shape, ResNet12.Config(channels=[4, 4, 8, 8]))
+    out = {}
+    for strategy in ("loop", "vmap"):
+        learner = MatchingNet(backbone, spec, MatchingNet.Config(scale=10.0, vectorize=strategy))
+        out[strategy] = learner.log_probs(batch)
+    assert torch.allclose(out["loop"], out["vmap"], atol=1e-5)
+    with pytest.raises(metareg.ConfigError, match="vectorize=grouped needs a backbone with task_layers"):
+        MatchingNet(backbone, spec, MatchingNet.Config(vectorize="grouped")).log_probs(batch)  # the setting is read

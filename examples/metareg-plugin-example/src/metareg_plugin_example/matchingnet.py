@@ -14,8 +14,8 @@ class MatchingNet(metareg.MetaLearner):
     attention a(x̂, x_i) = softmax over the support set of ``scale`` · cos(f(x̂), g(x_i)).
 
     f = g = the backbone (the paper's variant without fully conditional embeddings). Each task's support and query
-    inputs are embedded in one backbone call, so batch norm normalises a task by its own samples and tasks stay
-    independent. The loss is the negative log-probability of each query's class, averaged over queries and tasks;
+    inputs are embedded in one backbone call (``metareg.embed_tasks``, under the ``vectorize`` strategy the
+    built-in ProtoNet also offers), so batch norm normalises a task by its own samples and tasks stay independent. The loss is the negative log-probability of each query's class, averaged over queries and tasks;
     ``predict`` returns the log-probabilities (computed as a log-sum-exp of log-attention over each class's support
     samples, which stays finite and exact where the probabilities underflow). No inner loop: adaptation is the
     attention itself.
@@ -23,6 +23,8 @@ class MatchingNet(metareg.MetaLearner):
     Config:
         scale: multiplies the cosine similarities inside the softmax. The paper uses the plain cosine (1.0); a
             larger value (e.g. 10) sharpens the attention and usually trains faster.
+        vectorize: auto | vmap | loop | grouped: how the tasks of a meta-batch are embedded (the same features;
+            ``metareg.embed_tasks``).
 
     References:
         Vinyals, Blundell, Lillicrap, Kavukcuoglu, Wierstra. "Matching Networks for One Shot Learning".
@@ -40,13 +42,13 @@ class MatchingNet(metareg.MetaLearner):
     @dataclass
     class Config:
         scale: float = 1.0
+        vectorize: str = "auto"
+
+    ranges = {"vectorize": metareg.Choice(*metareg.STRATEGIES)}
 
     def embed(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Support ``[T, S, F]`` and query ``[T, Q, F]`` embeddings, one backbone call per task."""
-        s = batch.support_x.shape[1]
-        x = torch.cat([batch.support_x, batch.query_x], dim=1)
-        features = torch.stack([self.backbone(x[t]) for t in range(x.shape[0])])
-        return features[:, :s], features[:, s:]
+        return metareg.embed_tasks(self.backbone, batch, self.config.vectorize)
 
     def attention(self, support: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         """Log-attention ``[T, Q, S]`` of each query on each support sample: log-softmax over S of scale · cosine."""
