@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import metareg
-from metareg.layers import reverse_gradient
+from metareg import reverse_gradient
 
 
 def dann_lambda(progress: float, gamma: float = 10.0) -> float:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import metareg
-from metareg.tasks import ClassPool, TaskSpec, split_items
+from metareg import ClassPool, TaskSpec, split_items
 
 
 def load_digit_images(image_size: int) -> tuple[torch.Tensor, torch.Tensor]:

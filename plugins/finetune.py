@@ -8,7 +8,7 @@ from torch import nn
 from torch.func import functional_call
 
 import metareg
-from metareg.functional import per_task, sgd_steps, task_loss
+from metareg import per_task, sgd_steps, task_loss
 
 
 class FineTune(metareg.MetaLearner):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 
 import metareg
-from metareg.functional import STRATEGIES, class_means, embed_tasks, task_loss
+from metareg import STRATEGIES, class_means, embed_tasks, task_loss
 
 
 def prototype_logits(support: torch.Tensor, support_y: torch.Tensor, query: torch.Tensor, n_way: int,

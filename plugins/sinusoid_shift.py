@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 import metareg
-from metareg.tasks import TaskBatch
+from metareg import TaskBatch
 from metareg_plugins.sinusoid import Sinusoid
 
 

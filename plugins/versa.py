@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import metareg
-from metareg.functional import STRATEGIES, class_means, embed_tasks
+from metareg import STRATEGIES, class_means, embed_tasks
 
 
 class InferenceBlock(nn.Sequential):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from metareg.tasks import TaskBatch
+from metareg import TaskBatch
 
 class ImageCache:
     """Decodes image files into uint8 tensors [C, S, S], keeping the ``capacity`` most recently used."""

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from metareg.tasks import seed_hash
+from metareg import seed_hash
 from metareg_plugins.glyphs import draw as glyph_draw
 from metareg_plugins.glyphs.fonts import is_placeholder
 from metareg_plugins.glyph_world.fonts import FontFile, covered, is_handwriting

@@ -7,7 +7,7 @@ episodes: ``pool`` is a pool-only setting).
 """
 from __future__ import annotations
 
-from metareg.tasks import split_items
+from metareg import split_items
 
 
 def script_split(source: list[int], target: list[int], val_fraction: float, pool_fraction: float,

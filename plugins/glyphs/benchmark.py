@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 import metareg
-from metareg.tasks import ClassPool, TaskSpec, split_items
+from metareg import ClassPool, TaskSpec, split_items
 from metareg_plugins.glyphs.alphabets import ALPHABETS
 from metareg_plugins.glyphs.fonts import font_files
 from metareg_plugins.glyphs.homoglyphs import duplicates

@@ -25,7 +25,7 @@ def render_glyphs(fonts: list[Path], alphabets: dict[str, tuple[int, ...]], imag
     Returns arrays ``images`` [N, S, S] uint8, ``code``, ``font``, ``instance`` [N] (sorted by code, font,
     instance), ``fonts`` (file names, indexed by ``font``) and ``placeholders`` ("font:alphabet" found by rendering).
     """
-    from metareg.tasks import seed_hash
+    from metareg import seed_hash
 
     canvas = image_size * SUPERSAMPLE
     codes = sorted({c for cs in alphabets.values() for c in cs})

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 import metareg
-from metareg.tasks import TaskBatch, seed_hash, torch_generator
+from metareg import TaskBatch, seed_hash, torch_generator
 from metareg_plugins.mtgan.meta import gan_steps, meta_train
 from metareg_plugins.mtgan.nets import GANPair, build_pair, check_input_shape
 
