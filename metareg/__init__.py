@@ -49,6 +49,9 @@ _EXPORTS = {
     "STRATEGIES": "metareg.functional",
     "resolve_strategy": "metareg.functional",
     "reverse_gradient": "metareg.layers",
+    "INIT_SCHEMES": "metareg.layers",
+    "kaiming_init": "metareg.layers",
+    "POOL_REGIMES": "metareg.contracts.benchmark",
     "seed_hash": "metareg.tasks",
     "torch_generator": "metareg.tasks",
     "split_items": "metareg.tasks",
@@ -63,8 +66,8 @@ __all__ = [
     "LoadedRun", "Part", "PluginError", "Range", "Registry", "StoreError", "TaskBatch", "TaskBatchNorm", "TaskSpec",
     "UnknownPartError", "hookimpl", "hookspec", "load_run", "testing", "__version__",
     # the toolkit
-    "STRATEGIES", "class_means", "embed_tasks", "per_task", "resolve_strategy", "reverse_gradient", "seed_hash",
-    "sgd_steps", "split_items", "task_loss", "torch_generator",
+    "INIT_SCHEMES", "POOL_REGIMES", "STRATEGIES", "class_means", "embed_tasks", "kaiming_init", "per_task",
+    "resolve_strategy", "reverse_gradient", "seed_hash", "sgd_steps", "split_items", "task_loss", "torch_generator",
 ]
 
 
@@ -86,7 +89,7 @@ def __dir__():
 if TYPE_CHECKING:  # pragma: no cover
     from metareg.contracts.adversary import Adversary, AdversaryOutput
     from metareg.contracts.backbone import Backbone
-    from metareg.contracts.benchmark import Benchmark
+    from metareg.contracts.benchmark import POOL_REGIMES, Benchmark
     from metareg.contracts.generator import Generator
     from metareg.contracts.learner import LearnerOutput, MetaLearner
     from metareg.contracts.part import NoConfig, Part
@@ -96,7 +99,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from metareg.hookspecs import hookimpl, hookspec
     from metareg.functional import (STRATEGIES, class_means, embed_tasks, per_task, resolve_strategy, sgd_steps,
                                     task_loss)
-    from metareg.layers import TaskBatchNorm, reverse_gradient
+    from metareg.layers import INIT_SCHEMES, TaskBatchNorm, kaiming_init, reverse_gradient
     from metareg.ranges import Choice, Range
     from metareg.registry import Registry
     from metareg.predict import LoadedRun, load_run

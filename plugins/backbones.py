@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import metareg
-from metareg.layers import INIT_SCHEMES, TaskBatchNorm, kaiming_init
+from metareg import INIT_SCHEMES, TaskBatchNorm, kaiming_init
 
 
 class MLP(metareg.Backbone):

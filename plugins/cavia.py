@@ -9,7 +9,7 @@ from torch import nn
 
 import metareg
 from metareg.functional import PER_TASK_STRATEGIES, per_task, resolve_vectorize, sgd_steps, task_loss
-from metareg.layers import INIT_SCHEMES, kaiming_init
+from metareg import INIT_SCHEMES, kaiming_init
 
 
 class CAVIA(metareg.MetaLearner):

@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import metareg
-from metareg.contracts.benchmark import POOL_REGIMES
-from metareg import ClassPool, split_items
+from metareg import POOL_REGIMES, ClassPool, split_items
 from metareg_plugins.digits import Digits
 
 SHIFTS = ("rotate", "invert", "noise", "blur", "scale")

@@ -8,8 +8,7 @@ from pathlib import Path
 import torch
 
 import metareg
-from metareg.contracts.benchmark import POOL_REGIMES
-from metareg import TaskSpec, split_items
+from metareg import POOL_REGIMES, TaskSpec, split_items
 from metareg_plugins.folder.images import FilePool, ImageCache
 from metareg_plugins.folder.layouts import (EXAMPLES, LAYOUT_POOLS, LAYOUTS, layout_error, name_list,
                                             scan_miniimagenet, scan_office, scan_omniglot)

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 import metareg
-from metareg.contracts.benchmark import POOL_REGIMES
-from metareg import ClassPool, TaskBatch, TaskSpec
+from metareg import POOL_REGIMES, ClassPool, TaskBatch, TaskSpec
 from metareg_plugins.glyph_world import fonts, scripts, splits, world
 from metareg_plugins.glyph_world.world import World
 
