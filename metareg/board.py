@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from metareg import families
 from metareg.config import EXECUTION_ONLY, _flatten
-from metareg.families import NAMES as FAMILIES, OPTIONAL
 from metareg.metrics import HIGHER_IS_BETTER
 from metareg.stats import Estimate
 
@@ -150,7 +150,7 @@ class Entry:
     @property
     def label(self) -> str:
         text = self.parts["learner"] or "?"
-        for section in OPTIONAL:
+        for section in families.OPTIONAL:
             if self.parts.get(section):
                 text += f" + {self.parts[section]}"
         return text + (f" [{self.settings}]" if self.settings else "")
@@ -279,7 +279,7 @@ def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboa
             entry_for(to_container(cell.cfg), cell.parts).planned += 1
     done: dict[str, list] = {}
     for row in latest.values():
-        parts = {family: getattr(row, family) for family in FAMILIES}
+        parts = {family: getattr(row, family) for family in families.NAMES}
         entry = entry_for(row.config, parts)
         entry.failed += failures[row.config_hash]
         if row.status == "failed":

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Sequence
 
+from metareg import families
 from metareg.config import _flatten
-from metareg.families import NAMES as PART_SECTIONS
 
 Predicate = Callable[[Any], bool]
 
@@ -31,7 +31,7 @@ def row_filter(axes: dict[str, Sequence[str]], seeds: Sequence[int] | None,
         flat = dict(_flatten(row.config or {}))
         for key, value in settings:
             parts = key.split(".")
-            if parts[0] in PART_SECTIONS and len(parts) >= 3 and getattr(row, parts[0]) != parts[1]:
+            if parts[0] in families.NAMES and len(parts) >= 3 and getattr(row, parts[0]) != parts[1]:
                 continue  # a setting of a part this row does not have
             if flat.get(key) != value:
                 return False

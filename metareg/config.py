@@ -29,10 +29,10 @@ from typing import Any, ClassVar, Iterable, Optional
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from metareg import families
 from metareg.clipping import check_clip
 from metareg.compatibility import task_kind_problem
 from metareg.errors import ConfigError, IncompatibleError
-from metareg.families import NAMES as PART_SECTIONS, OPTIONAL
 from metareg.ranges import Range, check_ranges
 from metareg.registry import PartInfo, Registry
 
@@ -145,7 +145,7 @@ class Selection:
     generator: PartInfo | None
 
     def items(self) -> list[tuple[str, PartInfo]]:
-        return [(s, getattr(self, s)) for s in PART_SECTIONS if getattr(self, s) is not None]
+        return [(s, getattr(self, s)) for s in families.NAMES if getattr(self, s) is not None]
 
 
 def resolve(
@@ -163,7 +163,7 @@ def resolve(
     run_values.update({k: v for k, v in (selectors or {}).items() if v is not None})
     run = _structured("run", RunSection, run_values)
     # "none" on the command line means no part, as in `--adversary none`
-    for section in OPTIONAL:
+    for section in families.OPTIONAL:
         if isinstance(run[section], str) and run[section].lower() == "none":
             run[section] = None
     benchmark = registry.get("benchmark", run.benchmark)
@@ -231,7 +231,7 @@ def _preset_settings(cfg: DictConfig, selection: Selection, section: str, info: 
             out.append((f"{section}.{info.name}.{key}", value))
             continue
         target, leaf = key.split(".", 1)
-        if target not in PART_SECTIONS:
+        if target not in families.NAMES:
             out.append((key, value))
             continue
         chosen = getattr(selection, target)
@@ -269,7 +269,7 @@ def _check_key(cfg: DictConfig, key: str, selection: Selection, source: str) -> 
     if section not in cfg:
         valid = list(cfg.keys())
         raise ConfigError(_unknown_key_message(key, section, valid, " (top-level section)"))
-    if section in PART_SECTIONS:
+    if section in families.NAMES:
         chosen = getattr(selection, section)
         if len(parts) < 3:
             raise ConfigError(
@@ -297,7 +297,7 @@ def _unknown_key_message(key: str, leaf: str, valid: list[str], owner: str) -> s
 
 def _owner(key: str, selection: Selection) -> str:
     section = key.split(".")[0]
-    info = getattr(selection, section, None) if section in PART_SECTIONS else None
+    info = getattr(selection, section, None) if section in families.NAMES else None
     return f" of {section} {info.name!r}" if info else ""
 
 

@@ -18,14 +18,13 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from metareg import checkpoints, memory_budget
+from metareg import checkpoints, families, memory_budget
 from metareg.chunking import meta_backward
 from metareg.clipping import check_clip
 from metareg.compatibility import context_problem, target_problem
 from metareg.config import Selection, config_hash, part_config, to_container
 from metareg.contracts.generator import call_accepted
 from metareg.errors import ConfigError, IncompatibleError
-from metareg.families import NAMES as FAMILIES
 from metareg.functional import task_metric
 from metareg.metrics import BY_KIND as METRICS
 from metareg.registry import Registry
@@ -110,7 +109,7 @@ class Run:
         if every % LOG_EVERY:
             raise ConfigError(f"train.checkpoint_every must be a multiple of {LOG_EVERY} (the logging interval), or 0 "
                               f"to never checkpoint; got {every}")
-        self.parts = {s: (getattr(selection, s).name if getattr(selection, s) else None) for s in FAMILIES}
+        self.parts = {s: (getattr(selection, s).name if getattr(selection, s) else None) for s in families.NAMES}
         torch.manual_seed(seed_hash(self.seed, "init"))
         self.benchmark = selection.benchmark.cls(part_config(cfg, "benchmark"))
         self.spec = self.benchmark.spec

@@ -17,15 +17,13 @@ from typing import Any, Iterable, Sequence
 
 from omegaconf import DictConfig
 
+from metareg import families
 from metareg.config import Selection, Setting, config_hash, resolve
 from metareg.errors import ConfigError, IncompatibleError
-from metareg.families import GRID_ORDER, NAMES as PART_SECTIONS, OPTIONAL
 from metareg.registry import Registry
 
-#: the part axes of a grid, in the order a cell's label names them
-PART_AXES = GRID_ORDER
-#: every axis a block may list
-AXES = PART_AXES + ("seeds",)
+#: every axis a block may list: the part axes (``families.GRID_ORDER``) and the seeds
+AXES = families.GRID_ORDER + ("seeds",)
 
 
 def parse_list(value: Any, axis: str) -> tuple[str, ...]:
@@ -122,7 +120,7 @@ class PlannedCell:
 
     @property
     def parts(self) -> dict[str, str | None]:
-        return {s: (getattr(self.selection, s).name if getattr(self.selection, s) else None) for s in PART_SECTIONS}
+        return {s: (getattr(self.selection, s).name if getattr(self.selection, s) else None) for s in families.NAMES}
 
     @property
     def seed(self) -> int:
@@ -140,7 +138,7 @@ def cell_label(parts: dict[str, str | None], seed: int | None = None) -> str:
     learner = parts.get("learner") or RunSection.learner
     benchmark = parts.get("benchmark") or f"the default benchmark ({RunSection.benchmark})"
     text = f"{learner} on {benchmark}"
-    for section in OPTIONAL:
+    for section in families.OPTIONAL:
         if parts.get(section):
             text += f" + {parts[section]}"
     return text if seed is None else f"{text} (seed {seed})"
@@ -186,17 +184,17 @@ def expand(registry: Registry, blocks: Sequence[Block], settings: Iterable[Setti
             if _names_part(key):        # but never one that does not exist
                 registry.get(*key.split(".")[:2])
         seeds = block.axes.get("seeds") or (None,)
-        values = [block.axes.get(axis) or (None,) for axis in PART_AXES]
+        values = [block.axes.get(axis) or (None,) for axis in families.GRID_ORDER]
         for seed, combo in itertools.product(seeds, itertools.product(*values)):
-            selectors = dict(zip(PART_AXES, combo), seed=seed, device=device)
+            selectors = dict(zip(families.GRID_ORDER, combo), seed=seed, device=device)
             selectors = {k: v for k, v in selectors.items() if v is not None}
-            chosen.update((k, str(v)) for k, v in selectors.items() if k in PART_AXES)
+            chosen.update((k, str(v)) for k, v in selectors.items() if k in families.GRID_ORDER)
             try:
                 cell, cfg, selection = _resolve_cell(registry, block_settings, selectors)
             except IncompatibleError as exc:
                 plan.skip(_selector_label(selectors), str(exc))
                 continue
-            chosen.update((s, cfg.run[s]) for s in PART_AXES if cfg.run[s])
+            chosen.update((s, cfg.run[s]) for s in families.GRID_ORDER if cfg.run[s])
             reason = incompatibility(cfg, selection, probes)
             if reason:
                 plan.skip(_selector_label(selectors), reason)
@@ -249,7 +247,7 @@ def incompatibility(cfg: DictConfig, selection: Selection, probes: dict[str, boo
 
 def _names_part(key: str) -> bool:
     parts = key.split(".")
-    return parts[0] in PART_SECTIONS and len(parts) >= 3
+    return parts[0] in families.NAMES and len(parts) >= 3
 
 
 def _resolve_cell(registry: Registry, settings: tuple[Setting, ...],
@@ -282,7 +280,7 @@ def with_shift_default(registry: Registry, axes: dict[str, tuple]) -> tuple[list
     """
     from metareg.config import RunSection
 
-    wanted = [v for axis in OPTIONAL for v in axes.get(axis, ()) if str(v).lower() != "none"]
+    wanted = [v for axis in families.OPTIONAL for v in axes.get(axis, ()) if str(v).lower() != "none"]
     if "benchmark" in axes or not wanted:
         return [axes], None
     by_benchmark: dict[str, list[str]] = {}

@@ -166,18 +166,11 @@ def test_a_benchmark_that_cannot_be_built_fails_its_own_cells_and_the_rest_run(r
 def test_an_install_without_the_shipped_suites_says_to_reinstall(monkeypatch):
     """An editable install made before the suites shipped as ``metareg_suites`` cannot import them: a bare
     ``metareg bench`` must say what to do, not raise ModuleNotFoundError."""
-    import builtins
+    import sys
 
     from metareg import suites
 
-    real_import = builtins.__import__
-
-    def no_suites(name, *args, **kwargs):
-        if name == "metareg_suites":
-            raise ImportError("No module named 'metareg_suites'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_suites)
+    monkeypatch.setitem(sys.modules, "metareg_suites", None)  # as if not installed: importing it raises ImportError
     monkeypatch.delenv("METAREG_SUITES", raising=False)
     monkeypatch.chdir("/")
     assert suites.installed_suites() is None

@@ -78,9 +78,11 @@ def grid_settings(args: argparse.Namespace) -> list:
 def selector_axes(args: argparse.Namespace) -> tuple[dict[str, tuple], tuple[int, ...] | None]:
     """The part selectors given (axis -> its comma list) and ``--seeds`` (None when not given), parsed once for
     ``bench``'s grid and ``leaderboard``'s filter alike."""
-    from metareg.grid import PART_AXES, parse_list, parse_seeds
+    from metareg import families
+    from metareg.grid import parse_list, parse_seeds
 
-    axes = {axis: parse_list(getattr(args, axis), axis) for axis in PART_AXES if getattr(args, axis) is not None}
+    axes = {axis: parse_list(getattr(args, axis), axis) for axis in families.GRID_ORDER
+            if getattr(args, axis) is not None}
     return axes, (parse_seeds(args.seeds) if args.seeds is not None else None)
 
 

@@ -11,9 +11,9 @@ import argparse
 import json
 import sys
 
+from metareg import families
 from metareg.commands.common import load_registry
 from metareg.errors import ConfigError, UnknownPartError
-from metareg.families import NAMES as FAMILIES, TITLES
 
 NAME = "plugins"
 
@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(listing, indent=2))
         return 0
-    for family in FAMILIES:
-        print(f"{TITLES[family]}:")
+    for family in families.NAMES:
+        print(f"{families.TITLES[family]}:")
         infos = sorted(registry.parts[family].values(), key=lambda i: i.name)
         if not infos:
             print("  (none installed)")
