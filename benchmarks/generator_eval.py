@@ -29,14 +29,14 @@ from pathlib import Path
 
 import torch
 
-from metareg.config import parse_overrides, part_config, resolve
+from metareg.run.config import parse_overrides, part_config, resolve
 from metareg.errors import ConfigError
-from metareg.generative_metrics import (classification_accuracy_score, correct, frechet_distance, predict_features,
+from metareg.toolkit.generative_metrics import (classification_accuracy_score, correct, frechet_distance, predict_features,
                                         save_image_grid, train_classifier)
-from metareg.registry import Registry
-from metareg.stats import mean_ci95
-from metareg.store import Store
-from metareg.tasks import split_items, torch_generator
+from metareg.host.registry import Registry
+from metareg.toolkit.stats import mean_ci95
+from metareg.store.database import Store
+from metareg.toolkit.tasks import split_items, torch_generator
 
 
 def held_out_split(benchmark, shots: int, seed: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:

@@ -12,24 +12,24 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "hookimpl": "metareg.hookspecs",
-    "hookspec": "metareg.hookspecs",
-    "Part": "metareg.contracts.part",
-    "NoConfig": "metareg.contracts.part",
-    "Range": "metareg.ranges",
-    "Choice": "metareg.ranges",
-    "Backbone": "metareg.contracts.backbone",
-    "MetaLearner": "metareg.contracts.learner",
-    "LearnerOutput": "metareg.contracts.learner",
-    "Adversary": "metareg.contracts.adversary",
-    "AdversaryOutput": "metareg.contracts.adversary",
-    "Generator": "metareg.contracts.generator",
-    "Benchmark": "metareg.contracts.benchmark",
-    "TaskBatch": "metareg.tasks",
-    "TaskSpec": "metareg.tasks",
-    "ClassPool": "metareg.tasks",
-    "TaskBatchNorm": "metareg.layers",
-    "Registry": "metareg.registry",
+    "hookimpl": "metareg.host.hookspecs",
+    "hookspec": "metareg.host.hookspecs",
+    "Part": "metareg.host.contracts.part",
+    "NoConfig": "metareg.host.contracts.part",
+    "Range": "metareg.host.ranges",
+    "Choice": "metareg.host.ranges",
+    "Backbone": "metareg.host.contracts.backbone",
+    "MetaLearner": "metareg.host.contracts.learner",
+    "LearnerOutput": "metareg.host.contracts.learner",
+    "Adversary": "metareg.host.contracts.adversary",
+    "AdversaryOutput": "metareg.host.contracts.adversary",
+    "Generator": "metareg.host.contracts.generator",
+    "Benchmark": "metareg.host.contracts.benchmark",
+    "TaskBatch": "metareg.toolkit.tasks",
+    "TaskSpec": "metareg.toolkit.tasks",
+    "ClassPool": "metareg.toolkit.tasks",
+    "TaskBatchNorm": "metareg.toolkit.layers",
+    "Registry": "metareg.host.registry",
     "MetaregError": "metareg.errors",
     "ConfigError": "metareg.errors",
     "ContractError": "metareg.errors",
@@ -38,23 +38,23 @@ _EXPORTS = {
     "UnknownPartError": "metareg.errors",
     "DuplicatePartError": "metareg.errors",
     "StoreError": "metareg.errors",
-    "load_run": "metareg.predict",
-    "LoadedRun": "metareg.predict",
+    "load_run": "metareg.run.predict",
+    "LoadedRun": "metareg.run.predict",
     # the toolkit the built-ins build on (docs/plugins.md, "The toolkit")
-    "sgd_steps": "metareg.functional",
-    "per_task": "metareg.functional",
-    "embed_tasks": "metareg.functional",
-    "class_means": "metareg.functional",
-    "task_loss": "metareg.functional",
-    "STRATEGIES": "metareg.functional",
-    "resolve_strategy": "metareg.functional",
-    "reverse_gradient": "metareg.layers",
-    "INIT_SCHEMES": "metareg.layers",
-    "kaiming_init": "metareg.layers",
-    "POOL_REGIMES": "metareg.contracts.benchmark",
-    "seed_hash": "metareg.tasks",
-    "torch_generator": "metareg.tasks",
-    "split_items": "metareg.tasks",
+    "sgd_steps": "metareg.toolkit.functional",
+    "per_task": "metareg.toolkit.functional",
+    "embed_tasks": "metareg.toolkit.functional",
+    "class_means": "metareg.toolkit.functional",
+    "task_loss": "metareg.toolkit.functional",
+    "STRATEGIES": "metareg.toolkit.functional",
+    "resolve_strategy": "metareg.toolkit.functional",
+    "reverse_gradient": "metareg.toolkit.layers",
+    "INIT_SCHEMES": "metareg.toolkit.layers",
+    "kaiming_init": "metareg.toolkit.layers",
+    "POOL_REGIMES": "metareg.host.contracts.benchmark",
+    "seed_hash": "metareg.toolkit.tasks",
+    "torch_generator": "metareg.toolkit.tasks",
+    "split_items": "metareg.toolkit.tasks",
 }
 #: public submodules, imported on first attribute access (``metareg.testing.check_plugin``)
 _SUBMODULES = ("testing",)
@@ -87,20 +87,20 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from metareg.contracts.adversary import Adversary, AdversaryOutput
-    from metareg.contracts.backbone import Backbone
-    from metareg.contracts.benchmark import POOL_REGIMES, Benchmark
-    from metareg.contracts.generator import Generator
-    from metareg.contracts.learner import LearnerOutput, MetaLearner
-    from metareg.contracts.part import NoConfig, Part
+    from metareg.host.contracts.adversary import Adversary, AdversaryOutput
+    from metareg.host.contracts.backbone import Backbone
+    from metareg.host.contracts.benchmark import POOL_REGIMES, Benchmark
+    from metareg.host.contracts.generator import Generator
+    from metareg.host.contracts.learner import LearnerOutput, MetaLearner
+    from metareg.host.contracts.part import NoConfig, Part
     from metareg.errors import (ConfigError, ContractError, DuplicatePartError, IncompatibleError, MetaregError,
                                 PluginError, StoreError, UnknownPartError)
     from metareg import testing
-    from metareg.hookspecs import hookimpl, hookspec
-    from metareg.functional import (STRATEGIES, class_means, embed_tasks, per_task, resolve_strategy, sgd_steps,
+    from metareg.host.hookspecs import hookimpl, hookspec
+    from metareg.toolkit.functional import (STRATEGIES, class_means, embed_tasks, per_task, resolve_strategy, sgd_steps,
                                     task_loss)
-    from metareg.layers import INIT_SCHEMES, TaskBatchNorm, kaiming_init, reverse_gradient
-    from metareg.ranges import Choice, Range
-    from metareg.registry import Registry
-    from metareg.predict import LoadedRun, load_run
-    from metareg.tasks import ClassPool, TaskBatch, TaskSpec, seed_hash, split_items, torch_generator
+    from metareg.toolkit.layers import INIT_SCHEMES, TaskBatchNorm, kaiming_init, reverse_gradient
+    from metareg.host.ranges import Choice, Range
+    from metareg.host.registry import Registry
+    from metareg.run.predict import LoadedRun, load_run
+    from metareg.toolkit.tasks import ClassPool, TaskBatch, TaskSpec, seed_hash, split_items, torch_generator

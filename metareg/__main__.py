@@ -1,6 +1,6 @@
 """``python -m metareg`` is the ``metareg`` command."""
 import sys
 
-from metareg.cli import main
+from metareg.commands.cli import main
 
 sys.exit(main())

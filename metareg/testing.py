@@ -26,7 +26,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from metareg.conformance import Report, check_plugin
+from metareg.host.conformance import Report, check_plugin
 
 try:
     import pytest
@@ -43,7 +43,7 @@ def tiny_batch(kind: str = "classification", n_tasks: int = 3, seed: int = 0, in
     ``"classification"``: 3-way 2-shot tasks of Gaussian classes, 2 queries per class, inputs ``input_shape``
     (default ``(5,)``); ``"regression"``: 5-shot sinusoids with 5 queries, inputs ``(1,)``.
     """
-    from metareg.conformance.probes import probe_batch
+    from metareg.host.conformance.probes import probe_batch
 
     return probe_batch(kind, seed=seed, input_shape=input_shape, n_tasks=n_tasks)
 
@@ -87,9 +87,9 @@ if pytest is not None:
 
     @pytest.fixture
     def metareg_registry():
-        """An empty ``metareg.registry.Registry`` (no entry points loaded): ``add_plugin(module, name)`` registers a
+        """An empty ``metareg.host.registry.Registry`` (no entry points loaded): ``add_plugin(module, name)`` registers a
         module of hook implementations, ``get(family, name)`` looks a part up as a run would."""
-        from metareg.registry import Registry
+        from metareg.host.registry import Registry
 
         return Registry()
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import metareg
-from metareg.functional import PER_TASK_STRATEGIES, per_task, resolve_vectorize, sgd_steps, task_loss
+from metareg.toolkit.functional import PER_TASK_STRATEGIES, per_task, resolve_vectorize, sgd_steps, task_loss
 from metareg import INIT_SCHEMES, kaiming_init
 
 

@@ -8,7 +8,7 @@ from torch import nn
 from torch.func import functional_call
 
 import metareg
-from metareg.functional import (STRATEGIES, grouped_forward, learner_layers, per_task, resolve_strategy, sgd_steps,
+from metareg.toolkit.functional import (STRATEGIES, grouped_forward, learner_layers, per_task, resolve_strategy, sgd_steps,
                                 stacked, tape_sgd_steps, task_loss, task_losses)
 
 

@@ -8,7 +8,7 @@ from torch import nn
 from torch.func import functional_call
 
 import metareg
-from metareg.functional import (STRATEGIES, grouped_forward, learner_layers, per_task, resolve_strategy, sgd_steps,
+from metareg.toolkit.functional import (STRATEGIES, grouped_forward, learner_layers, per_task, resolve_strategy, sgd_steps,
                                 stacked, tape_sgd_steps, task_loss, task_losses)
 
 
@@ -80,7 +80,7 @@ class Reptile(metareg.MetaLearner):
         """``steps`` SGD steps on one task's ``(x, y)`` from ``params``: the adapted weights and the loss before
         the first step (``None`` when ``steps`` is 0).
 
-        A pure function of its arguments (``metareg.functional.sgd_steps``), so ``vmap`` batches it over tasks.
+        A pure function of its arguments (``metareg.toolkit.functional.sgd_steps``), so ``vmap`` batches it over tasks.
         Call it on detached ``params``: nothing is differentiated through it (Reptile is first order).
         """
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from metareg.registry import Registry
+from metareg.host.registry import Registry
 
 #: a run small enough for a test: a few outer updates, few test tasks
 TINY = ["train.meta_iterations=3", "train.val_every=0", "train.test_tasks=6", "train.eval_batch_size=3"]
@@ -21,7 +21,7 @@ def registry() -> Registry:
 @pytest.fixture
 def run_cli(capsys, tmp_path, monkeypatch):
     """Run ``metareg ARGS`` in-process with a store in tmp_path; returns (exit code, stdout, stderr)."""
-    from metareg.cli import main
+    from metareg.commands.cli import main
 
     monkeypatch.setenv("METAREG_STORE", str(tmp_path / "store"))
     monkeypatch.delenv("METAREG_RAISE_ERRORS", raising=False)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from metareg.config import parse_overrides, resolve
-from metareg.engine import Run
+from metareg.run.config import parse_overrides, resolve
+from metareg.run.engine import Run
 
 from conftest import TINY_DIGITS
 

@@ -3,7 +3,7 @@
 ``tests/api_surface.txt`` records it: every exported name with its signature, every class's own public methods
 and class attributes, dataclass fields, and the hook specs with their arguments. A change to any of them fails
 ``test_public_api_matches_the_recorded_surface`` with a diff. When the change is deliberate (specs and contracts
-only ever grow by keyword arguments: see metareg/hookspecs.py), regenerate the record with
+only ever grow by keyword arguments: see metareg/host/hookspecs.py), regenerate the record with
 
     METAREG_UPDATE_API_SURFACE=1 python -m pytest -q tests/test_api_stability.py
 
@@ -78,7 +78,7 @@ def _describe(qual: str, obj) -> list[str]:
 def surface() -> list[str]:
     """The public API as text, one fact per line, in a fixed order."""
     import metareg.testing
-    from metareg import hookspecs
+    from metareg.host import hookspecs
 
     lines = [f"metareg.__all__: {', '.join(metareg.__all__)}"]
     for name in sorted(metareg.__all__):

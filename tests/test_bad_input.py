@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY
-from metareg.store import Store
+from metareg.store.database import Store
 
 GARBAGE = bytes(range(256)) * 8
 

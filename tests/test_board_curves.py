@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-import metareg.board
-from metareg.board import build_board, validation_curve
-from metareg.report import render, to_csv, to_html, to_json, to_markdown
+import metareg.board.build
+from metareg.board.build import build_board, validation_curve
+from metareg.board.report import render, to_csv, to_html, to_json, to_markdown
 
 from test_leaderboard import _config, _store_run
 from test_report_html import Page
@@ -42,7 +42,7 @@ def history(points: dict[int, float], key: str) -> list[dict]:
 
 
 def build(folder):
-    from metareg.store import Store
+    from metareg.store.database import Store
 
     store = Store(folder)
     for (learner, adversary), (values, seeds) in GLYPHS.items():
@@ -118,7 +118,7 @@ def test_without_curves_every_format_is_byte_for_byte_what_it_was(tmp_path):
 
 def test_the_cli_without_curves_prints_what_it_did_before(run_cli, tmp_path, monkeypatch):
     build(tmp_path / "store")
-    monkeypatch.setattr(metareg.board, "footer", lambda rows, path: dict(FOOTER))
+    monkeypatch.setattr(metareg.board.build, "footer", lambda rows, path: dict(FOOTER))
     code, out, err = run_cli("leaderboard", "--title", "curves board")
     assert code == 0, err
     assert out == BEFORE_MD
@@ -191,7 +191,7 @@ def test_best_at_follows_the_metric_direction(tmp_path):
 
 
 def test_a_board_where_nothing_validated_says_so_instead_of_an_empty_table(tmp_path):
-    from metareg.store import Store
+    from metareg.store.database import Store
 
     store = Store(tmp_path)
     _store_run(store, _config("maml", None, 0), [0.5, 0.6], history=history({}, "val_accuracy"))
@@ -223,7 +223,7 @@ grid:
 
 
 def test_suite_and_curves_together_show_the_suites_cells_with_their_validation(run_cli, tmp_path):
-    from metareg.store import Store
+    from metareg.store.database import Store
 
     suite = tmp_path / "tiny.yaml"
     suite.write_text(SUITE)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import metareg
-from metareg.tasks import TaskBatch, TaskSpec
+from metareg.toolkit.tasks import TaskBatch, TaskSpec
 from metareg_plugins.backbones import MLP, Conv4
 from metareg_plugins.cavia import CAVIA
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from metareg.run_files import checkpoint_path
-from metareg.store import Store
+from metareg.run.files import checkpoint_path
+from metareg.store.database import Store
 
 ARGS = ["--learner", "maml", "--benchmark", "sinusoid", "train.meta_iterations=200", "train.val_every=50",
         "train.val_tasks=20", "train.test_tasks=40", "train.checkpoint_every=50", "train.meta_batch_size=8"]
@@ -74,9 +74,9 @@ def test_a_run_killed_mid_way_resumes_and_ends_exactly_as_an_uninterrupted_one(m
 
 
 def _run(tmp_path, *settings):
-    from metareg.config import resolve
-    from metareg.engine import Run
-    from metareg.registry import Registry
+    from metareg.run.config import resolve
+    from metareg.run.engine import Run
+    from metareg.host.registry import Registry
 
     registry = Registry.load(warn=False)
     overrides = [tuple(a.split("=", 1)) for a in ARGS if "=" in a] + list(settings)
@@ -100,7 +100,7 @@ def test_a_corrupt_checkpoint_is_ignored_with_a_warning_and_never_loaded(tmp_pat
 def test_a_checkpoint_of_another_run_is_not_loaded(tmp_path):
     import torch
 
-    from metareg import checkpoints
+    from metareg.run import checkpoints
 
     path = tmp_path / "c.pt"
     checkpoints.save(path, {"config_hash": "other", "iteration": 1})

@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from metareg.config import resolve
-from metareg.engine import Run
-from metareg.registry import Registry
-from metareg.store import Store
+from metareg.run.config import resolve
+from metareg.run.engine import Run
+from metareg.host.registry import Registry
+from metareg.store.database import Store
 
 REGISTRY = Registry.load(warn=False)
 BASE = [("train.meta_iterations", 30), ("train.meta_batch_size", 6), ("train.val_every", 15),

@@ -8,9 +8,9 @@ from unittest import mock
 import pytest
 import torch
 
-from metareg import memory_budget
-from metareg.chunking import meta_backward
-from metareg.registry import Registry
+from metareg.run import memory_budget
+from metareg.run.chunking import meta_backward
+from metareg.host.registry import Registry
 from metareg.testing import tiny_batch
 
 REGISTRY = Registry.load(warn=False)
@@ -42,7 +42,7 @@ def _build(learner: str, settings: dict, backbone: str, backbone_settings: dict,
     learner_cls = REGISTRY.get("learner", learner).cls
     backbone_cls = REGISTRY.get("backbone", backbone).cls
     config = learner_cls.Config(**settings)
-    from metareg.tasks import TaskSpec
+    from metareg.toolkit.tasks import TaskSpec
 
     n_out = 3 if kind == "classification" else 1
     spec = TaskSpec(kind, tuple(batch.support_x.shape[2:]), n_out, 2 if kind == "classification" else 5,
@@ -104,7 +104,7 @@ class _Linear(torch.nn.Module):
         self.w = torch.nn.Parameter(torch.ones(2))
 
     def meta_loss(self, batch):
-        from metareg.contracts.learner import LearnerOutput
+        from metareg.host.contracts.learner import LearnerOutput
 
         return LearnerOutput(self.w.sum() * len(batch))
 

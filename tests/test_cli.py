@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from metareg.store import Store
+from metareg.store.database import Store
 
 from conftest import TINY, json_lines
 
@@ -93,7 +93,7 @@ def test_an_adversary_without_a_benchmark_gets_a_shift_benchmark_and_says_so(run
 
 
 def test_a_regression_only_learner_gets_the_regression_shift_benchmark(registry):
-    from metareg.grid import with_shift_default
+    from metareg.grid.expand import with_shift_default
 
     [axes], note = with_shift_default(registry, {"learner": ("finetune",), "adversary": ("dann",)})
     assert axes["benchmark"] == ("sinusoid-shift",) and "sinusoid-shift for finetune" in note
@@ -102,7 +102,7 @@ def test_a_regression_only_learner_gets_the_regression_shift_benchmark(registry)
 
 
 def test_a_label_without_a_benchmark_names_the_default_not_none():
-    from metareg.grid import cell_label
+    from metareg.grid.expand import cell_label
 
     assert cell_label({"learner": "maml", "adversary": "dann"}) == "maml on the default benchmark (sinusoid) + dann"
 
@@ -116,7 +116,7 @@ def test_overrides_may_stand_anywhere_among_the_options(run_cli):
 
 
 def test_a_stray_word_among_the_options_is_still_an_error(capsys):
-    from metareg.cli import main
+    from metareg.commands.cli import main
 
     with pytest.raises(SystemExit) as exc:
         main(["bench", "--learner", "maml", "oops", "--quiet", "--bogus"])

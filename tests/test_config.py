@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from metareg.config import config_hash, load_yaml, parse_overrides, resolve
+from metareg.run.config import config_hash, load_yaml, parse_overrides, resolve
 from metareg.errors import ConfigError, IncompatibleError
 
 
@@ -75,8 +75,8 @@ def test_config_hash_changes_with_any_setting_and_is_stable(registry):
 
 def test_a_run_made_on_cpu_has_its_grid_cells_identity(registry):
     """One identity: ``Run.hash`` (what ``Run.execute`` stores) equals the grid's cell hash whatever the device."""
-    from metareg.engine import Run
-    from metareg.grid import Block, expand
+    from metareg.run.engine import Run
+    from metareg.grid.expand import Block, expand
 
     cell = expand(registry, [Block({"learner": ("protonet",), "benchmark": ("digits",)})]).cells[0]
     cpu, selection = resolve(registry, parse_overrides(["run.device=cpu"]),

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from metareg.layers import reverse_gradient
+from metareg.toolkit.layers import reverse_gradient
 from metareg_plugins.backbones import MLP
 from metareg_plugins.dann import DANN, dann_lambda
 

@@ -17,8 +17,8 @@ import shlex
 import tomllib
 from pathlib import Path
 
-from metareg import hookspecs
-from metareg.conformance.run import LOADS, RUNS, SUITES, UNIQUE
+from metareg.host import hookspecs
+from metareg.host.conformance.run import LOADS, RUNS, SUITES, UNIQUE
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "plugins.md"

@@ -12,11 +12,11 @@ import pytest
 import torch
 
 import metareg
-from metareg.config import resolve
-from metareg.engine import Run
+from metareg.run.config import resolve
+from metareg.run.engine import Run
 from metareg.errors import IncompatibleError
-from metareg.registry import Registry
-from metareg.tasks import TaskBatch, TaskSpec
+from metareg.host.registry import Registry
+from metareg.toolkit.tasks import TaskBatch, TaskSpec
 
 
 class ShiftedBlobs(metareg.Benchmark):
@@ -157,7 +157,7 @@ def test_generator_is_fitted_then_augments_every_support_set(toy_registry):
 
 
 def test_observers_hear_run_start_and_finish_after_the_store_commit(toy_registry, tmp_path):
-    from metareg.store import Store
+    from metareg.store.database import Store
 
     store = Store(tmp_path)
     seen_in_store = []

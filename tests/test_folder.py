@@ -13,7 +13,7 @@ pytest.importorskip("PIL", reason="folder reads images with Pillow")
 from PIL import Image  # noqa: E402
 
 import metareg  # noqa: E402
-from metareg.tasks import torch_generator  # noqa: E402
+from metareg.toolkit.tasks import torch_generator  # noqa: E402
 from metareg_plugins.folder import Folder  # noqa: E402
 
 SIZE = 12  # the files are written at this size, so loading does not resize and every image stays distinct

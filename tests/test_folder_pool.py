@@ -7,7 +7,7 @@ import torch
 pytest.importorskip("PIL", reason="folder reads images with Pillow")
 
 import metareg  # noqa: E402
-from metareg.tasks import torch_generator  # noqa: E402
+from metareg.toolkit.tasks import torch_generator  # noqa: E402
 from metareg_plugins.folder import Folder  # noqa: E402
 from test_folder import EPISODE, _files, _keys, make_miniimagenet, make_office, make_omniglot  # noqa: E402
 
@@ -112,8 +112,8 @@ def test_office_disjoint_needs_training_classes_to_spare_and_unknown_regimes_are
 
 def test_folder_pool_regimes_are_evaluated_on_the_very_same_episodes(registry, monkeypatch, office):
     """``pool`` is a pool-only setting: the engine draws the same test episodes whatever the regime."""
-    from metareg.config import parse_overrides, resolve
-    from metareg.engine import Run
+    from metareg.run.config import parse_overrides, resolve
+    from metareg.run.engine import Run
 
     assert Folder.pool_only_settings == {"pool": "disjoint"}
     seen = {}

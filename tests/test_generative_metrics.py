@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import linalg
 
-from metareg.generative_metrics import classification_accuracy_score, frechet_distance, save_image_grid
+from metareg.toolkit.generative_metrics import classification_accuracy_score, frechet_distance, save_image_grid
 
 
 def reference_frechet(a: torch.Tensor, b: torch.Tensor) -> float:

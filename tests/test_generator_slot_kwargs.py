@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 import metareg
-from metareg.config import resolve
-from metareg.contracts.generator import call_accepted
-from metareg.engine import Run
-from metareg.registry import Registry
-from metareg.store import Store
+from metareg.run.config import resolve
+from metareg.host.contracts.generator import call_accepted
+from metareg.run.engine import Run
+from metareg.host.registry import Registry
+from metareg.store.database import Store
 
 from test_engine_slots import TINY, ShiftedBlobs
 

@@ -16,7 +16,7 @@ pytest.importorskip("matplotlib", reason="glyph-world reads fonts with matplotli
 pytest.importorskip("PIL", reason="glyph-world renders with Pillow")
 
 import metareg  # noqa: E402
-from metareg.tasks import torch_generator  # noqa: E402
+from metareg.toolkit.tasks import torch_generator  # noqa: E402
 from metareg_plugins.glyphs.homoglyphs import duplicates  # noqa: E402
 from metareg_plugins.glyph_world import GlyphWorld, fonts, scripts, world  # noqa: E402
 
@@ -289,14 +289,14 @@ def test_fontpkg_faces_are_one_upright_and_one_italic_file_per_distribution():
 
 def test_the_installed_fonts_join_the_run_identity(registry, monkeypatch):
     """A run with and without the fonts extra draws another world, so it must not share a run id."""
-    from metareg.config import config_hash, resolve
+    from metareg.run.config import config_hash, resolve
     from metareg_plugins.glyph_world import fonts
 
     cfg, selection = resolve(registry, [], {"learner": "protonet", "benchmark": "glyph-world"})
     with_fonts = config_hash(cfg, selection)
     monkeypatch.setattr(fonts, "installed_fonts_identity", lambda use: "matplotlib==0.0")
     assert config_hash(cfg, selection) != with_fonts
-    from metareg.config import part_config
+    from metareg.run.config import part_config
 
     digits_cfg, digits = resolve(registry, [], {"learner": "protonet", "benchmark": "digits"})
     assert digits.benchmark.cls.data_identity(part_config(digits_cfg, "benchmark")) == ""  # ids unchanged there
@@ -304,7 +304,7 @@ def test_the_installed_fonts_join_the_run_identity(registry, monkeypatch):
 
 def test_a_grid_cell_on_another_device_keeps_its_identity(registry):
     """The device is read as ``auto`` in the identity; the fonts' identity must still be part of it."""
-    from metareg.config import config_hash as identity, resolve
+    from metareg.run.config import config_hash as identity, resolve
 
     auto, selection = resolve(registry, [], {"learner": "protonet", "benchmark": "glyph-world"})
     cpu, _ = resolve(registry, [], {"learner": "protonet", "benchmark": "glyph-world", "device": "cpu"})

@@ -9,7 +9,7 @@ pytest.importorskip("matplotlib", reason="glyphs renders the fonts matplotlib sh
 pytest.importorskip("PIL", reason="glyphs renders with Pillow")
 
 import metareg  # noqa: E402
-from metareg.tasks import torch_generator  # noqa: E402
+from metareg.toolkit.tasks import torch_generator  # noqa: E402
 from metareg_plugins.glyphs import fonts as glyph_fonts  # noqa: E402
 from metareg_plugins.glyphs import render as glyph_render  # noqa: E402
 from metareg_plugins.glyphs.draw import draw  # noqa: E402

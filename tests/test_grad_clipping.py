@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from metareg.clipping import backward_clipped, check_clip
+from metareg.run.clipping import backward_clipped, check_clip
 from metareg.errors import ConfigError
-from metareg.store import Store
+from metareg.store.database import Store
 
 
 def _problem():

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from metareg.report import to_html
+from metareg.board.report import to_html
 
 from test_report_html import make_board
 

@@ -10,9 +10,9 @@ import random
 
 import pytest
 
-from metareg.board import build_board, pool
-from metareg.stats import Estimate, mean_ci95
-from metareg.store import Store
+from metareg.board.build import build_board, pool
+from metareg.toolkit.stats import Estimate, mean_ci95
+from metareg.store.database import Store
 
 from conftest import TINY
 
@@ -116,7 +116,7 @@ def test_different_settings_of_one_combination_are_separate_labelled_rows(tmp_pa
 
 
 def test_markdown_bolds_the_best_and_lists_failures(synthetic_store):
-    from metareg.report import to_markdown
+    from metareg.board.report import to_markdown
 
     store, episodes = synthetic_store
     text = to_markdown(build_board(store.runs()))
@@ -128,7 +128,7 @@ def test_markdown_bolds_the_best_and_lists_failures(synthetic_store):
 
 
 def test_the_domain_discriminator_accuracy_is_the_mean_over_seeds_of_the_last_quarter_of_training(tmp_path):
-    from metareg.report import DOMAIN_HEADER, records, to_markdown
+    from metareg.board.report import DOMAIN_HEADER, records, to_markdown
 
     store = Store(tmp_path)
     curves = {0: [0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.52, 0.48], 1: [0.95, 0.9, 0.8, 0.7, 0.62, 0.6, 0.58, 0.56]}
@@ -245,7 +245,7 @@ def test_leaderboard_selectors_filter_stored_runs_without_defaults(run_cli, tmp_
 
 
 def test_leaderboard_help_names_no_bench_defaults(capsys):
-    from metareg.cli import main
+    from metareg.commands.cli import main
 
     with pytest.raises(SystemExit):
         main(["leaderboard", "--help"])
@@ -254,7 +254,7 @@ def test_leaderboard_help_names_no_bench_defaults(capsys):
 
 
 def test_only_a_real_best_is_bold(tmp_path):
-    from metareg.report import section_table
+    from metareg.board.report import section_table
 
     store = Store(tmp_path)
     for learner, adversary, values in (("maml", None, [0.5, 0.7]), ("maml", "dann", [0.5, 0.7]),

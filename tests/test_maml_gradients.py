@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from metareg.functional import task_loss
-from metareg.tasks import TaskBatch, TaskSpec
+from metareg.toolkit.functional import task_loss
+from metareg.toolkit.tasks import TaskBatch, TaskSpec
 from metareg_plugins.backbones import MLP, Conv4
 from metareg_plugins.maml import MAML
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import metareg
-from metareg.config import part_config, resolve
-from metareg.engine import Run
-from metareg.generative_metrics import frechet_distance
-from metareg.tasks import TaskBatch, TaskSpec
+from metareg.run.config import part_config, resolve
+from metareg.run.engine import Run
+from metareg.toolkit.generative_metrics import frechet_distance
+from metareg.toolkit.tasks import TaskBatch, TaskSpec
 from metareg_plugins.mtgan import MTGAN
 from metareg_plugins.mtgan.meta import gan_steps, meta_train, pair_indices, reptile_update
 from metareg_plugins.mtgan.nets import build_pair

@@ -107,7 +107,7 @@ def test_cli_json_and_metareg_perf_are_one_command(capsys):
             "--steps", "1", "--warmup", "0", "--threads", "1", "--json", "--quiet", "--heap-reuse"]
     assert perf_main(args) == 0
     direct = json.loads(capsys.readouterr().out)
-    from metareg.cli import main as metareg_main
+    from metareg.commands.cli import main as metareg_main
 
     assert metareg_main(["perf", *args]) == 0
     via_metareg = json.loads(capsys.readouterr().out)
@@ -119,7 +119,7 @@ def test_cli_json_and_metareg_perf_are_one_command(capsys):
 
 
 def test_metareg_perf_outside_a_checkout_names_the_fix(monkeypatch, capsys):
-    from metareg.cli import main as metareg_main
+    from metareg.commands.cli import main as metareg_main
     from metareg.commands import perf
 
     monkeypatch.setattr(perf, "checkout_root", lambda: None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from metareg.errors import DuplicatePartError, PluginError, UnknownPartError
-from metareg.registry import Registry
+from metareg.host.registry import Registry
 
 IMPOSTOR = '''
 import metareg

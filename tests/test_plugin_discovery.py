@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from metareg.errors import DuplicatePartError, PluginError, UnknownPartError
-from metareg.registry import Registry
+from metareg.host.registry import Registry
 
 from conftest import TINY_DIGITS, json_lines
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 import metareg
-from metareg.functional import task_loss
+from metareg.toolkit.functional import task_loss
 
 
 class LinearEmbed(metareg.Backbone):

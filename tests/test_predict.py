@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from metareg.cli import main
-from metareg.run_files import model_path
-from metareg.store import Store
+from metareg.commands.cli import main
+from metareg.run.files import model_path
+from metareg.store.database import Store
 
 # a short ProtoNet run on digits: meta-trained on 5 digit classes, its test classes are the other 5
 SETTINGS = ["train.meta_iterations=60", "train.val_every=30", "train.val_tasks=20", "train.test_tasks=20",
@@ -59,7 +59,7 @@ def test_a_finished_run_keeps_its_weights_beside_the_store(trained):
 
 def test_predict_labels_new_images_of_the_support_classes_well_above_chance(trained, tmp_path, capsys):
     store, row = trained
-    from metareg.predict import load_run
+    from metareg.run.predict import load_run
 
     classes = sorted(load_run(row.id, store=store).run.benchmark.indices["test"])  # digits it never trained on
     support, query, truth = _folders(tmp_path, classes)
@@ -78,7 +78,7 @@ def test_predict_labels_new_images_of_the_support_classes_well_above_chance(trai
 
 def test_json_lines_and_the_python_api_give_the_same_labels(trained, tmp_path, capsys):
     store, row = trained
-    from metareg.predict import load_run
+    from metareg.run.predict import load_run
 
     loaded = load_run(row.id, store=store)
     classes = sorted(loaded.run.benchmark.indices["test"])
@@ -135,7 +135,7 @@ def test_a_regression_run_is_refused(tmp_path, capsys):
 
 
 def test_pruning_keeps_the_best_run_of_each_combination_and_every_result(trained, tmp_path):
-    from metareg.run_models import prune_models
+    from metareg.board.prune import prune_models
 
     store, row = trained
     db = Store(store / "results.sqlite")

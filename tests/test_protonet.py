@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from metareg.tasks import TaskBatch, TaskSpec
+from metareg.toolkit.tasks import TaskBatch, TaskSpec
 from metareg_plugins.backbones import MLP
 from metareg_plugins.protonet import ProtoNet, prototype_logits
 

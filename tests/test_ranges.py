@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 import metareg
-from metareg.config import RunSection, TrainSection
+from metareg.run.config import RunSection, TrainSection
 from metareg.errors import ConfigError
-from metareg.ranges import Choice, Range, check_ranges, violation
+from metareg.host.ranges import Choice, Range, check_ranges, violation
 
 NAN, INF = float("nan"), float("inf")
 

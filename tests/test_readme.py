@@ -5,7 +5,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from metareg.config import TrainSection
+from metareg.run.config import TrainSection
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

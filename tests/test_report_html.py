@@ -11,9 +11,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from metareg.board import build_board
-from metareg.report import records, to_csv, to_html, to_json, to_markdown
-from metareg.store import Store
+from metareg.board.build import build_board
+from metareg.board.report import records, to_csv, to_html, to_json, to_markdown
+from metareg.store.database import Store
 
 from conftest import TINY
 from test_leaderboard import _config, _store_run
@@ -114,7 +114,7 @@ def test_leaderboard_writes_every_format_to_the_out_folder(run_cli, tmp_path):
 def test_learning_curves_add_the_domain_discriminator_panel_when_an_adversary_logged_it(tmp_path):
     from PIL import Image
 
-    from metareg.plots import learning_curves
+    from metareg.board.plots import learning_curves
 
     def curves(log_domain: bool, folder):
         store = Store(folder)

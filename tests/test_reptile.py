@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from metareg.tasks import TaskBatch, TaskSpec
+from metareg.toolkit.tasks import TaskBatch, TaskSpec
 from metareg_plugins.backbones import MLP
 from metareg_plugins.reptile import Reptile
 
@@ -109,7 +109,7 @@ def test_zero_inner_steps_is_a_config_error():
 
 def test_reptiles_surrogate_is_not_logged_as_a_meta_training_loss(run_cli):
     """Its value is meaningless (0 at every step), so the board must not plot it beside real losses."""
-    from metareg.store import Store
+    from metareg.store.database import Store
 
     code, _, err = run_cli("bench", "--learner", "reptile", "--quiet", "train.meta_iterations=3", "train.val_every=0",
                            "train.test_tasks=4")

@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from metareg.store import STALE_AFTER, Store, is_abandoned
+from metareg.store.database import STALE_AFTER, Store, is_abandoned
 
 from conftest import TINY, json_lines
 
@@ -245,7 +245,7 @@ def test_an_interrupted_runner_releases_its_claims(metareg_plugin_dist, tmp_path
 def test_a_store_made_before_claims_existed_gains_their_columns(tmp_path):
     import sqlite3
 
-    from metareg.store import SCHEMA
+    from metareg.store.schema import SCHEMA
 
     old_schema = SCHEMA.replace(",\n    owner       TEXT,\n    heartbeat_at REAL", "")
     assert "owner" not in old_schema

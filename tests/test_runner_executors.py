@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from metareg import executors
+from metareg.grid import executors
 from metareg.errors import ConfigError
-from metareg.executors import ProcessExecutor, SerialExecutor, make_executor
+from metareg.grid.executors import ProcessExecutor, SerialExecutor, make_executor
 
 
 def test_workers_take_one_gpu_each_round_robin_when_there_are_several(monkeypatch):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from metareg.config import parse_overrides
+from metareg.run.config import parse_overrides
 from metareg.errors import ConfigError, MetaregError
-from metareg.grid import Block, expand, parse_list, parse_seeds
-from metareg.store import Store
-from metareg.suites import available_suites, load_suite
+from metareg.grid.expand import Block, expand, parse_list, parse_seeds
+from metareg.store.database import Store
+from metareg.grid.suites import available_suites, load_suite
 
 from conftest import TINY, json_lines
 
@@ -168,7 +168,7 @@ def test_an_install_without_the_shipped_suites_says_to_reinstall(monkeypatch):
     ``metareg bench`` must say what to do, not raise ModuleNotFoundError."""
     import sys
 
-    from metareg import suites
+    from metareg.grid import suites
 
     monkeypatch.setitem(sys.modules, "metareg_suites", None)  # as if not installed: importing it raises ImportError
     monkeypatch.delenv("METAREG_SUITES", raising=False)
@@ -179,10 +179,10 @@ def test_an_install_without_the_shipped_suites_says_to_reinstall(monkeypatch):
 
 
 def test_every_cell_state_has_its_summary_word_and_its_progress_line():
-    """The states are declared once (``metareg.cell_states``); a new one must come with the words that report it."""
-    from metareg import cell_states
-    from metareg.progress import describe
-    from metareg.runner import CellReport
+    """The states are declared once (``metareg.grid.cell_states``); a new one must come with the words that report it."""
+    from metareg.grid import cell_states
+    from metareg.grid.progress import describe
+    from metareg.grid.runner import CellReport
 
     states = {v for k, v in vars(cell_states).items() if k.isupper() and isinstance(v, str)}
     assert states == set(cell_states.SUMMARY_WORDS)

@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from metareg.store import Store
+from metareg.store.database import Store
 
 from conftest import TINY, json_lines
 
@@ -23,8 +23,8 @@ def test_a_two_cell_grid_runs_as_ray_tasks_and_lands_in_the_store(run_cli, tmp_p
     rows = Store(tmp_path / "store").runs()
     assert len(rows) == 2 and all(r.status == "done" and r.metrics["mse"]["n"] == 6 and r.history for r in rows)
     assert {r.config_hash for r in rows} == {r["config_hash"] for r in results}
-    from metareg.run_files import model_path
-    from metareg.run_models import read_model
+    from metareg.run.files import model_path
+    from metareg.run.models import read_model
 
     for r in rows:  # the tasks sent their weights back and the runner kept them beside the store
         assert read_model(model_path(tmp_path / "store", r.id), "cpu")["config_hash"] == r.config_hash

@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from metareg.run_files import checkpoint_path, model_path
-from metareg.store import Store
+from metareg.run.files import checkpoint_path, model_path
+from metareg.store.database import Store
 
 from conftest import json_lines
 
@@ -218,7 +218,7 @@ def test_the_message_for_a_missing_store_is_the_leaderboards(run_cli):
 
 
 def test_runs_is_a_listed_command(capsys):
-    from metareg.cli import main
+    from metareg.commands.cli import main
 
     with pytest.raises(SystemExit):
         main(["--help"])
@@ -240,9 +240,9 @@ def test_show_id_helper_is_reusable(store):
 
 
 def test_prune_deletes_model_files_and_keeps_every_result(tmp_path, capsys):
-    from metareg.cli import main
-    from metareg.run_files import model_path
-    from metareg.store import Store
+    from metareg.commands.cli import main
+    from metareg.run.files import model_path
+    from metareg.store.database import Store
 
     store = Store(tmp_path / "results.sqlite")
     ids = []

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from metareg.tasks import torch_generator
+from metareg.toolkit.tasks import torch_generator
 from metareg_plugins.digits_shift import DigitsShift, shift_images
 from metareg_plugins.sinusoid_shift import SinusoidShift
 
@@ -92,8 +92,8 @@ def test_an_unknown_pool_regime_names_the_key_and_the_choices():
 
 def test_the_pool_regimes_are_evaluated_on_the_very_same_episodes(registry, monkeypatch):
     """The pool setting changes only what the adversary sees, so the engine must not draw other test episodes."""
-    from metareg.config import parse_overrides, resolve
-    from metareg.engine import Run
+    from metareg.run.config import parse_overrides, resolve
+    from metareg.run.engine import Run
 
     seen = {}
     for pool in ("disjoint", "shared"):

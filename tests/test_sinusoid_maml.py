@@ -1,8 +1,8 @@
 """MAML against the jointly trained, fine-tuned baseline on sinusoids (MAML paper, Figure 2), in one short run."""
 from __future__ import annotations
 
-from metareg.config import resolve
-from metareg.engine import Run
+from metareg.run.config import resolve
+from metareg.run.engine import Run
 
 
 def test_maml_beats_the_fine_tuned_baseline_on_sinusoid(registry):

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from metareg.stats import mean_ci95
+from metareg.toolkit.stats import mean_ci95
 
 
 def test_ci95_is_student_t_half_width():

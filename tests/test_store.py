@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from metareg.errors import StoreError
-from metareg.store import SCHEMA_VERSION, Store, store_path
+from metareg.store.database import Store, store_path
+from metareg.store.schema import SCHEMA_VERSION
 
 
 def test_store_path_precedence(tmp_path, monkeypatch):

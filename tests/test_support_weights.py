@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 import torch
 
-from metareg.functional import class_means
-from metareg.tasks import TaskBatch, TaskSpec
+from metareg.toolkit.functional import class_means
+from metareg.toolkit.tasks import TaskBatch, TaskSpec
 from metareg_plugins.backbones import MLP
 from metareg_plugins.mtgan import MTGAN
 from metareg_plugins.protonet import ProtoNet

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from metareg.tasks import ClassPool, split_items, torch_generator
+from metareg.toolkit.tasks import ClassPool, split_items, torch_generator
 from metareg_plugins.digits import Digits
 from metareg_plugins.sinusoid import Sinusoid
 

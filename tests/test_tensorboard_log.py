@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from metareg.config import resolve
-from metareg.conformance import check_plugin, check_registry
-from metareg.engine import Run, RunResult
-from metareg.registry import Registry
+from metareg.run.config import resolve
+from metareg.host.conformance import check_plugin, check_registry
+from metareg.run.engine import Run, RunResult
+from metareg.host.registry import Registry
 from metareg_plugins import tensorboard_log
 
 REGISTRY = Registry.load(warn=False)

@@ -5,8 +5,8 @@ from unittest import mock
 
 import torch
 
-from metareg.tasks import TaskBatch
-from metareg.transfer import to_device
+from metareg.toolkit.tasks import TaskBatch
+from metareg.toolkit.transfer import to_device
 
 
 def test_a_tensor_already_on_the_device_is_returned_as_it_is():
@@ -29,7 +29,7 @@ def test_a_non_blocking_batch_move_goes_through_to_device_and_a_plain_one_does_n
                       torch.ones(2, 4, dtype=torch.long))
     moved = batch.to("cpu", non_blocking=True)
     assert moved.support_x is batch.support_x and moved.query_y is batch.query_y
-    with mock.patch("metareg.tasks.to_device", wraps=to_device) as spy:
+    with mock.patch("metareg.toolkit.tasks.to_device", wraps=to_device) as spy:
         batch.to("cpu")
         assert spy.call_count == 0
         batch.to("cpu", non_blocking=True)

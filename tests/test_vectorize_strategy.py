@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import metareg
-from metareg.functional import resolve_strategy, resolve_vectorize
+from metareg.toolkit.functional import resolve_strategy, resolve_vectorize
 
 CPU, GPU = torch.device("cpu"), torch.device("cuda")
 

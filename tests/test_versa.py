@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from metareg.tasks import TaskBatch, TaskSpec
+from metareg.toolkit.tasks import TaskBatch, TaskSpec
 from metareg_plugins.backbones import MLP
 from metareg_plugins.versa import Versa
 

@@ -59,9 +59,9 @@ def guarded(name: str, check: Callable[[Context], Outcome], ctx: Context, needs:
 def engine_parity(ctx: Context) -> Outcome:
     """The same runs on the CPU and on the GPU give the same test metric within the two 95% intervals (not bit
     for bit: GPU kernels sum in another order, and training amplifies the difference)."""
-    from metareg.config import parse_overrides, resolve
-    from metareg.engine import Run
-    from metareg.registry import Registry
+    from metareg.run.config import parse_overrides, resolve
+    from metareg.run.engine import Run
+    from metareg.host.registry import Registry
 
     registry = Registry.load(warn=False)
     rows, ok = ["| run | cpu | cuda | |Δ| | allowed |", "|---|---|---|---|---|"], True
@@ -84,11 +84,11 @@ def engine_parity(ctx: Context) -> Outcome:
 
 
 def pinned_transfer(ctx: Context) -> Outcome:
-    """``metareg.transfer.to_device`` copies episodes without waiting for the GPU's queued work: measured as the host
+    """``metareg.toolkit.transfer.to_device`` copies episodes without waiting for the GPU's queued work: measured as the host
     time of the copy call while a long kernel runs, against a plain pageable ``.to(device)``."""
     import torch
 
-    from metareg.transfer import to_device
+    from metareg.toolkit.transfer import to_device
 
     device = torch.device(ctx.device)
     x = torch.randn(32, 80, 1, 28, 28)

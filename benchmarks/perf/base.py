@@ -11,7 +11,7 @@ from typing import Protocol
 import torch
 
 from benchmarks.perf.workloads import Workload
-from metareg.tasks import TaskBatch
+from metareg.toolkit.tasks import TaskBatch
 
 #: learner keys the harness knows: the gradient-based ones and ProtoNet
 LEARNERS = ("maml", "fomaml", "reptile", "cavia", "protonet")

@@ -23,7 +23,7 @@ REFERENCE = "torch-loop"
 
 @functools.lru_cache(maxsize=1)
 def _registry():
-    from metareg.registry import Registry
+    from metareg.host.registry import Registry
 
     return Registry.load(warn=False)
 
@@ -64,7 +64,7 @@ class Metareg:
     """metareg's learner with ``vectorize`` forced (vmap, loop or grouped); ``torch.compile`` of the meta-loss.
 
     With ``chunk``, the meta-batch is backpropagated ``chunk`` tasks at a time as the engine does with
-    ``train.task_chunk`` (``metareg.chunking.meta_backward``; not compiled); ``chunk="auto"`` chooses it as the
+    ``train.task_chunk`` (``metareg.run.chunking.meta_backward``; not compiled); ``chunk="auto"`` chooses it as the
     engine does, by a memory probe on the first batch against ``budget`` (MiB or ``auto``), and keeps the choice
     in ``choice`` for the report."""
 
@@ -85,12 +85,12 @@ class Metareg:
 
     def backward(self, batch):
         if self.chunk == "auto" and self.choice is None:
-            from metareg.memory_budget import choose_chunk
+            from metareg.run.memory_budget import choose_chunk
 
             self.choice = choose_chunk(self.learner, batch, list(self.learner.parameters()), batch.support_x.device,
                                        self.budget)
         if self.chunk is not None:
-            from metareg.chunking import meta_backward
+            from metareg.run.chunking import meta_backward
 
             chunk = self.choice.chunk if self.chunk == "auto" else self.chunk
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 
 from benchmarks.perf.base import Stepper
-from metareg import memory_budget
-from metareg.tasks import TaskBatch
+from metareg.run import memory_budget
+from metareg.toolkit.tasks import TaskBatch
 
 
 def meta_gradient(stepper: Stepper, batch: TaskBatch) -> torch.Tensor:
@@ -177,7 +177,7 @@ def _prepare_cpu_memory() -> bool:
 
 def peak_memory(step: MetaStep) -> int | None:
     """Bytes of memory one meta-step needs beyond what was live before it (method: ``CUDA_METHOD``/``CPU_METHOD``):
-    the measurement ``train.task_chunk=auto``'s probe makes (``metareg.memory_budget.measure_peak``), on the CPU
+    the measurement ``train.task_chunk=auto``'s probe makes (``metareg.run.memory_budget.measure_peak``), on the CPU
     after the allocator is switched to measuring mode."""
     if step.device.type != "cuda" and not _prepare_cpu_memory():
         return None

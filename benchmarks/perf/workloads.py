@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from metareg.tasks import TaskBatch, TaskSpec
+from metareg.toolkit.tasks import TaskBatch, TaskSpec
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from metareg.cell_states import FAILED, FINISHED, INVALID, KEPT, RAN, REUSED_FAILED, SKIPPED, SUMMARY_WORDS
+from metareg.grid.cell_states import FAILED, FINISHED, INVALID, KEPT, RAN, REUSED_FAILED, SKIPPED, SUMMARY_WORDS
 from metareg.commands.common import load_registry
 
 NAME = "bench"
@@ -70,7 +70,7 @@ def add_selectors(parser: argparse.ArgumentParser, filters: bool = False) -> Non
 
 def grid_settings(args: argparse.Namespace) -> list:
     """The settings of ``--config`` files then ``key=value`` overrides, in order."""
-    from metareg.config import load_yaml, parse_overrides
+    from metareg.run.config import load_yaml, parse_overrides
 
     return [s for path in args.config for s in load_yaml(path)] + parse_overrides(args.overrides)
 
@@ -78,8 +78,8 @@ def grid_settings(args: argparse.Namespace) -> list:
 def selector_axes(args: argparse.Namespace) -> tuple[dict[str, tuple], tuple[int, ...] | None]:
     """The part selectors given (axis -> its comma list) and ``--seeds`` (None when not given), parsed once for
     ``bench``'s grid and ``leaderboard``'s filter alike."""
-    from metareg import families
-    from metareg.grid import parse_list, parse_seeds
+    from metareg.host import families
+    from metareg.grid.expand import parse_list, parse_seeds
 
     axes = {axis: parse_list(getattr(args, axis), axis) for axis in families.GRID_ORDER
             if getattr(args, axis) is not None}
@@ -89,8 +89,8 @@ def selector_axes(args: argparse.Namespace) -> tuple[dict[str, tuple], tuple[int
 def grid_blocks(args: argparse.Namespace, default_suite: str | None = DEFAULT_SUITE, registry=None):
     """The grid's blocks and the suite they came from (None for a grid given by selectors alone); with no selector
     and no config file, ``default_suite`` (None: no grid at all, an empty list)."""
-    from metareg.grid import Block, with_shift_default
-    from metareg.suites import load_suite
+    from metareg.grid.expand import Block, with_shift_default
+    from metareg.grid.suites import load_suite
 
     axes, seeds = selector_axes(args)
     bare = not axes and not args.config
@@ -111,13 +111,13 @@ def grid_blocks(args: argparse.Namespace, default_suite: str | None = DEFAULT_SU
 def run(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
-    from metareg.engine import resolve_device
+    from metareg.run.engine import resolve_device
     from metareg.errors import IncompatibleError
-    from metareg.executors import make_executor
-    from metareg.grid import expand
-    from metareg.progress import GridProgress, progress_mode
-    from metareg.runner import GridRunner
-    from metareg.store import Store
+    from metareg.grid.executors import make_executor
+    from metareg.grid.expand import expand
+    from metareg.grid.progress import GridProgress, progress_mode
+    from metareg.grid.runner import GridRunner
+    from metareg.store.database import Store
 
     registry = load_registry()
     blocks, suite = grid_blocks(args, registry=registry)
@@ -195,7 +195,7 @@ def summarise(report, plan, store, suite, args) -> int:
 
 def format_results(results) -> str:
     """A plain-text table of finished runs: parts, seed, each metric as mean ± 95% CI (n), wall time."""
-    from metareg.stats import Estimate
+    from metareg.toolkit.stats import Estimate
 
     header = ["learner", "backbone", "benchmark", "adversary", "generator", "seed", "metric", "mean ± 95% CI (n)",
               "wall s", "status"]

@@ -5,7 +5,7 @@ import sys
 
 
 def load_registry():
-    from metareg.registry import Registry
+    from metareg.host.registry import Registry
 
     registry = Registry.load(warn=False)
     for failure in registry.failures:

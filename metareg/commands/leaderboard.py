@@ -1,9 +1,9 @@
 """``metareg leaderboard``: the store's runs as a leaderboard (Markdown, HTML with plots, CSV, JSON).
 
 With ``--suite NAME`` the board holds exactly that suite's cells, unfinished ones shown as missing. Without it the
-selectors, seeds and ``key=value`` settings filter the stored runs (``metareg.board_select``): a selector left out
+selectors, seeds and ``key=value`` settings filter the stored runs (``metareg.board.select``): a selector left out
 matches every run, a setting narrows only the runs it applies to; with none of them, every run in the store.
-``--curves`` adds each row's validation metric by outer update (``metareg.report.curve_table``).
+``--curves`` adds each row's validation metric by outer update (``metareg.board.report.curve_table``).
 """
 from __future__ import annotations
 
@@ -36,12 +36,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from metareg.board import build_board
+    from metareg.board.build import build_board
     from metareg.commands.common import load_registry
     from metareg.errors import ConfigError
-    from metareg.grid import expand, parse_list
-    from metareg.report import FORMATS, render
-    from metareg.store import existing_store
+    from metareg.grid.expand import expand, parse_list
+    from metareg.board.report import FORMATS, render
+    from metareg.store.database import existing_store
 
     formats = parse_list(args.format, "format")
     for fmt in formats:
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
 def selected_runs(args: argparse.Namespace):
     """The filter the selectors, ``--seeds`` and settings make, or None when none is given (every run)."""
-    from metareg.board_select import row_filter
+    from metareg.board.select import row_filter
 
     axes, seeds = selector_axes(args)
     settings = grid_settings(args)

@@ -1,6 +1,6 @@
 """``metareg plugins``: every installed part by family, duplicates, and plugins that failed to load.
 
-``--check`` runs the runtime contract checks (``metareg.conformance``) on every installed part, or on the plugins,
+``--check`` runs the runtime contract checks (``metareg.host.conformance``) on every installed part, or on the plugins,
 distributions or parts named, and prints one row per part (plugin, family, part, distribution, version, result);
 exit code 1 if any fails. A plugin that cannot load, or registers a name another distribution registers too, is a
 failed row, never a crash.
@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from metareg import families
+from metareg.host import families
 from metareg.commands.common import load_registry
 from metareg.errors import ConfigError, UnknownPartError
 
@@ -76,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
 
 def check(registry, args: argparse.Namespace) -> int:
     """The contract checks as a table (or JSON rows); 1 if any part fails, 0 otherwise (skipped parts included)."""
-    from metareg.config import parse_overrides
-    from metareg.conformance import check_registry
-    from metareg.conformance.run import accepted_names
+    from metareg.run.config import parse_overrides
+    from metareg.host.conformance import check_registry
+    from metareg.host.conformance.run import accepted_names
 
     names = [t for t in args.targets if "=" not in t]
     config: dict[str, dict] = {}

@@ -1,4 +1,4 @@
-"""``metareg predict``: a stored run adapts to your labelled images and labels new ones (``metareg.predict``)."""
+"""``metareg predict``: a stored run adapts to your labelled images and labels new ones (``metareg.run.predict``)."""
 from __future__ import annotations
 
 import argparse
@@ -29,7 +29,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from metareg.commands.common import load_registry
-    from metareg.predict import load_run, write_predictions
+    from metareg.run.predict import load_run, write_predictions
 
     loaded = load_run(args.run, store=args.store, device=args.device, registry=load_registry())
     data = loaded.load_folders(args.support, args.query)

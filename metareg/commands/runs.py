@@ -1,8 +1,8 @@
 """``metareg runs``: the stored runs one per row, and ``metareg runs show RUN_ID``: everything stored about one.
 
 The listing has a run's id, parts, seed, status, test metric (the first the run reports, as mean ± 95% CI), wall
-time, and whether its model file and its mid-run checkpoint file exist (paths from ``metareg.run_files``). The part
-selectors and ``--seeds`` filter it as they filter ``metareg leaderboard`` (``metareg.board_select``), ``--status``
+time, and whether its model file and its mid-run checkpoint file exist (paths from ``metareg.run.files``). The part
+selectors and ``--seeds`` filter it as they filter ``metareg leaderboard`` (``metareg.board.select``), ``--status``
 by status; ``--json`` prints one object per run. A ``running`` row whose runner is gone (``Store`` deletes it when
 its cell is claimed again) reads ``abandoned`` in the table. ``show`` prints the run's parts, status, error, device,
 wall time, metrics, versions, resolved config (YAML), history and files; ``show --json`` the same as one object.
@@ -44,7 +44,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "`metareg leaderboard`. `metareg runs show RUN_ID` prints everything stored about one run.",
     )
     from metareg.commands.bench import add_selectors
-    from metareg.run_models import KEEP
+    from metareg.board.prune import KEEP
 
     add_selectors(runs, filters=True)
     runs.add_argument("--status", choices=STATUSES, help="only runs with this status")
@@ -64,7 +64,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     show.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS,
                       help="results store folder (default ./metareg-results, or $METAREG_STORE)")
     prune = actions.add_parser("prune", prog=f"{runs.prog} prune", help="delete stored models, keeping results",
-                               description="Delete stored model files (metareg.run_models.prune_models); every "
+                               description="Delete stored model files (metareg.board.prune.prune_models); every "
                                            "result, config and history stays in the store.")
     prune.add_argument("--keep-models", required=True, choices=KEEP,
                        help="best: the best seed of each leaderboard row (combination) by its test metric")
@@ -74,13 +74,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from metareg.store import existing_store
+    from metareg.store.database import existing_store
 
     store = existing_store(args.store)
     if getattr(args, "runs_action", None) == "show":
         return show(store, args)
     if getattr(args, "runs_action", None) == "prune":
-        from metareg.run_models import prune_models
+        from metareg.board.prune import prune_models
 
         removed = prune_models(store, args.keep_models)
         print(f"metareg runs prune: deleted {len(removed)} model file(s) from {store.path.parent / 'models'}; "
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _selected(args: argparse.Namespace):
     """The part selectors and ``--seeds`` as ``metareg leaderboard`` reads them: a predicate on a row, or None."""
-    from metareg.board_select import row_filter
+    from metareg.board.select import row_filter
     from metareg.commands.bench import selector_axes
 
     axes, seeds = selector_axes(args)
@@ -134,8 +134,8 @@ def find_run(store, text: str | int):
 
 
 def files(row, store) -> dict[str, Path]:
-    """The run's model and checkpoint paths, as ``metareg.run_files`` decides them."""
-    from metareg.run_files import checkpoint_path, model_path
+    """The run's model and checkpoint paths, as ``metareg.run.files`` decides them."""
+    from metareg.run.files import checkpoint_path, model_path
 
     folder = store.path.parent
     return {"model": model_path(folder, row.id), "checkpoint": checkpoint_path(folder, row.config_hash)}
@@ -147,7 +147,7 @@ def shown_status(row) -> str:
 
 
 def _abandoned(row) -> bool:
-    from metareg.store import is_abandoned
+    from metareg.store.database import is_abandoned
 
     return row.status == "running" and is_abandoned(row.owner, row.heartbeat_at)
 

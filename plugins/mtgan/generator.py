@@ -200,7 +200,7 @@ class MTGAN(metareg.Generator):
         os.replace(tmp, path)  # atomic: a concurrent run never reads half a file
 
     def get_rng_state(self) -> dict:
-        """The augmentation streams' states, per split: what a mid-run checkpoint saves (``metareg.checkpoints``)."""
+        """The augmentation streams' states, per split: what a mid-run checkpoint saves (``metareg.run.checkpoints``)."""
         return {split: rng.get_state() for split, rng in self._rngs.items()}
 
     def set_rng_state(self, state: dict) -> None:

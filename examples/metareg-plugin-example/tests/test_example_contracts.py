@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from metareg.registry import Registry
+from metareg import Registry
 
 PARTS = {("learner", "matchingnet"), ("adversary", "mmd"), ("backbone", "resnet12"),
          ("benchmark", "blobs-shift"), ("generator", "class-gaussian")}
@@ -22,7 +22,7 @@ def test_every_part_meets_its_contract(metareg_check):
 
 
 def test_the_parts_run_together_from_the_command_line(tmp_path, capsys):
-    from metareg.cli import main
+    from metareg.commands.cli import main
 
     code = main(["bench", "--learner", "matchingnet", "--backbone", "resnet12", "--benchmark", "blobs-shift",
                  "--adversary", "mmd", "--generator", "class-gaussian", "--quiet", "--json", "--store", str(tmp_path),

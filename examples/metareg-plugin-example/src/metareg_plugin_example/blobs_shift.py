@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 
 import metareg
-from metareg.tasks import TaskBatch, TaskSpec
+from metareg import TaskBatch, TaskSpec
 
 SPLITS = ("train", "val", "test")
 

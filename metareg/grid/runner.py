@@ -1,0 +1,152 @@
+"""The grid runner: claim each cell in the store, hand it to an executor, record what came back.
+
+Resume falls out of the store's claims: a cell whose config hash has a finished run is reported, not run again
+(``rerun`` forces it; ``retry_failed`` reruns failed ones), a cell another live runner holds is left to it, and a
+cell left ``running`` by a killed runner is claimed afresh. Cells are claimed one at a time, as an executor slot
+frees up, so two runners on one store share a grid instead of one taking all of it. While cells run, a heartbeat
+thread keeps this runner's claims fresh; if the runner stops (Ctrl-C, an error), it releases the claims it holds.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from metareg.grid.cell_states import BUSY, DONE, FAILED, FINISHED, INVALID, REUSED, REUSED_FAILED, SKIPPED
+from metareg.run.config import to_container
+from metareg.run.engine import RunResult, versions
+from metareg.grid.expand import Plan, PlannedCell
+from metareg.store.database import HEARTBEAT_EVERY, RunRow, Store, owner_token
+
+
+
+@dataclass
+class CellReport:
+    """How one cell ended this pass: ``state`` is one of ``metareg.grid.cell_states``."""
+
+    cell: PlannedCell
+    state: str
+    run_id: int | None = None
+    metrics: dict = field(default_factory=dict)
+    wall_time: float | None = None
+    device: str | None = None
+    error: str | None = None
+    history: list = field(default_factory=list)
+
+    def as_result(self) -> RunResult:
+        """The cell as a ``RunResult``, for the tables and JSON lines ``bench`` prints."""
+        status = "done" if self.state in (DONE, REUSED) else "failed" if self.state in FINISHED else self.state
+        return RunResult(self.cell.hash, self.cell.parts, self.cell.seed, self.device or "", status,
+                         self.wall_time or 0.0, self.metrics, self.history, self.error, self.run_id)
+
+
+@dataclass
+class GridReport:
+    cells: list[CellReport] = field(default_factory=list)
+    abandoned: int = 0  # rows of killed runners that this pass redid
+
+    def by_state(self, *states: str) -> list[CellReport]:
+        return [c for c in self.cells if c.state in states]
+
+
+class Heartbeat:
+    """Refreshes this runner's claims every ``HEARTBEAT_EVERY`` seconds while cells run."""
+
+    def __init__(self, store: Store, owner: str):
+        self.store, self.owner, self.stop_event = store, owner, threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True, name="metareg-heartbeat")
+
+    def _beat(self) -> None:
+        while not self.stop_event.wait(HEARTBEAT_EVERY):
+            self.store.heartbeat(self.owner)
+
+    def __enter__(self) -> "Heartbeat":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_event.set()
+        self.thread.join()
+
+
+class GridRunner:
+    """Runs a :class:`~metareg.grid.expand.Plan` on an executor, with the store as the record and the arbiter."""
+
+    def __init__(self, store: Store, executor, *, rerun: bool = False, retry_failed: bool = False,
+                 on_start: Callable[[PlannedCell], None] | None = None,
+                 on_end: Callable[[CellReport], None] | None = None):
+        self.store, self.executor = store, executor
+        self.rerun, self.retry_failed = rerun, retry_failed
+        self.on_start = on_start or (lambda cell: None)
+        self.on_end = on_end or (lambda report: None)
+        self.owner = owner_token()
+
+    def run(self, plan: Plan) -> GridReport:
+        report = GridReport()
+        queue = deque(plan.cells)
+        held: dict[int, tuple[PlannedCell, int]] = {}  # cell index -> (cell, claimed run id)
+        try:
+            with Heartbeat(self.store, self.owner):
+                while queue or held:
+                    while queue and self.executor.free() > 0:
+                        cell = queue.popleft()
+                        run_id = self._claim(cell, report)
+                        if run_id is not None:
+                            held[cell.index] = (cell, run_id)
+                            self.on_start(cell)
+                            claimed = (str(self.store.path), run_id) if self.executor.commits_in_worker else None
+                            self.executor.submit(cell.index, cell.cell, cell.hash, claimed)
+                    if held:
+                        for index, outcome in self.executor.wait():
+                            cell, run_id = held.pop(index)
+                            self._record(report, self._settle(cell, run_id, outcome))
+        finally:
+            for cell, run_id in held.values():  # stopped early: what did not finish is not a result
+                self.store.release(run_id)
+            self.executor.close()
+        return report
+
+    def _record(self, report: GridReport, cell_report: CellReport) -> None:
+        report.cells.append(cell_report)
+        self.on_end(cell_report)
+
+    def _claim(self, cell: PlannedCell, report: GridReport) -> int | None:
+        claim = self.store.claim(config_hash=cell.hash, parts=cell.parts, seed=cell.seed, device=str(cell.cfg.run.device),
+                                 config=to_container(cell.cfg), versions=versions(cell.selection), owner=self.owner,
+                                 rerun=self.rerun, retry_failed=self.retry_failed)
+        report.abandoned += claim.abandoned
+        if claim.state == "claimed":
+            return claim.run_id
+        if claim.state == "busy":
+            self._record(report, CellReport(cell, BUSY, claim.row.id, error=f"held by {claim.row.owner}"))
+        else:
+            self._record(report, _from_row(cell, REUSED if claim.state == "done" else REUSED_FAILED, claim.row))
+        return None
+
+    def _settle(self, cell: PlannedCell, run_id: int, outcome) -> CellReport:
+        """Store what a worker returned (unless it committed it itself) and describe it."""
+        if outcome.state in (SKIPPED, INVALID):
+            self.store.release(run_id)
+            return CellReport(cell, outcome.state, error=outcome.error)
+        result = outcome.result
+        if not outcome.committed:
+            if getattr(outcome, "model", None) is not None:
+                from metareg.run.files import model_path
+                from metareg.run.models import write_model
+
+                write_model(outcome.model, model_path(self.store.path.parent, run_id))
+            if result is not None:
+                self.store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
+                                  history=result.history, error=result.error, device=result.device,
+                                  resolved=result.resolved)
+            else:
+                self.store.finish(run_id, status="failed", wall_time=outcome.wall_time, error=outcome.error)
+        if result is None:
+            return CellReport(cell, FAILED, run_id, wall_time=outcome.wall_time, error=outcome.error)
+        return CellReport(cell, result.status, run_id, result.metrics, result.wall_time, result.device, result.error,
+                          result.history)
+
+
+def _from_row(cell: PlannedCell, state: str, row: RunRow) -> CellReport:
+    return CellReport(cell, state, row.id, row.metrics or {}, row.wall_time, row.device, row.error, row.history or [])

@@ -1,0 +1,63 @@
+"""Benchmark contract: a seeded source of tasks with disjoint train/val/test splits and an optional target pool."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import ClassVar, Sequence
+
+import torch
+
+from metareg.host.contracts.part import Part, check_part_ranges
+from metareg.toolkit.tasks import TaskBatch, TaskSpec
+
+
+#: what a shift benchmark's unlabelled target pool may hold: target-domain samples of classes disjoint from the
+#: training classes, or of the training classes themselves (the cross-platform regime)
+POOL_REGIMES = ("disjoint", "shared")
+
+
+class Benchmark(Part, ABC):
+    """Constructed as ``cls(config)``; data comes from the package, from what it generates, or a path in the config.
+
+    ``default_backbone`` names the backbone a run uses when none is given; ``train_defaults`` overrides the run's
+    ``train`` section (meta-batch size, iterations) with the protocol of the benchmark's reference paper.
+    """
+
+    task_kind: ClassVar[str]  # "classification" or "regression"; decides presets and compatible learners
+    default_backbone: ClassVar[str] = "mlp"
+    train_defaults: ClassVar[dict] = {}
+    #: settings that change only what ``target_pool`` returns, never the episodes, each with its canonical value:
+    #: the engine seeds evaluation episodes as if they had that value, so runs that differ only in the pool are
+    #: tested (and validated) on the very same episodes (``{"pool": "disjoint"}`` for a pool-regime setting)
+    pool_only_settings: ClassVar[dict] = {}
+    spec: TaskSpec
+
+    def __init__(self, config):
+        self.config = config
+        check_part_ranges(self, "benchmark", config)
+
+    @classmethod
+    def data_identity(cls, config) -> str:
+        """What the benchmark's data depends on beyond its config and its plugin's version, e.g. the fonts that
+        happen to be installed; ``""`` (the default) when nothing. It joins the run's identity (config hash), so
+        two runs on different data never share a run id or a leaderboard row. Keep it cheap: it is computed for
+        every planned cell."""
+        return ""
+
+    @abstractmethod
+    def sample(self, split: str, n_tasks: int, generator: torch.Generator) -> TaskBatch:
+        """``n_tasks`` tasks from ``split`` ("train", "val" or "test"); splits never share classes or samples."""
+
+    def target_pool(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
+        """``n`` unlabelled target-domain inputs for an adversary, disjoint from test samples; None without a shift."""
+        return None
+
+    def load_inputs(self, paths: Sequence[Path]) -> torch.Tensor:
+        """Image files prepared exactly as this benchmark prepares its own inputs (size, channels, value range),
+        ``[len(paths), *spec.input_shape]``: what ``metareg predict`` feeds a stored run. A benchmark whose inputs
+        are not images, or that cannot read files, keeps this default, which says so."""
+        from metareg.errors import IncompatibleError
+
+        raise IncompatibleError(f"benchmark {getattr(self, 'name', type(self).__name__)!r} does not read image "
+                                f"files, so its runs cannot label your images; use a run on digits, glyph-world "
+                                f"or folder, or give the benchmark a load_inputs method")

@@ -1,0 +1,371 @@
+"""The meta-train / meta-test loop that composes benchmark × backbone × learner × adversary? × generator?.
+
+It knows the parts only through their contracts. ``prepare`` builds every part (any error there is the user's
+to fix, and nothing is stored); ``Run.execute`` trains, selects the best weights on validation tasks, and evaluates
+on test tasks, turning a failure mid-run into a ``failed`` result rather than an exception.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import platform
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from metareg.run import checkpoints, memory_budget
+
+from metareg.host import families
+from metareg.run.chunking import meta_backward
+from metareg.run.clipping import check_clip
+from metareg.run.compatibility import context_problem, target_problem
+from metareg.run.config import Selection, config_hash, part_config, to_container
+from metareg.host.contracts.generator import call_accepted
+from metareg.errors import ConfigError, IncompatibleError
+from metareg.toolkit.functional import task_metric
+from metareg.toolkit.metrics import BY_KIND as METRICS
+from metareg.host.registry import Registry
+from metareg.run.files import checkpoint_path, model_path
+from metareg.run.models import save_model
+from metareg.toolkit.stats import mean_ci95
+from metareg.toolkit.tasks import TaskBatch, seed_hash, torch_generator
+from metareg.toolkit.transfer import to_device
+
+#: how often (in outer updates) the loss is brought to the host and checked for NaN; no sync in between
+LOG_EVERY = 50
+
+
+@dataclass
+class RunResult:
+    """What a run produced; ``metrics`` maps a name to ``{"mean", "ci95", "n"}`` over test tasks."""
+
+    config_hash: str
+    parts: dict[str, str | None]
+    seed: int
+    device: str
+    status: str
+    wall_time: float
+    metrics: dict[str, dict] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    error: str | None = None
+    run_id: int | None = None
+    #: settings the run resolved itself (``train.task_chunk=auto``'s chunk), merged into its stored config
+    resolved: dict[str, dict] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "config_hash": self.config_hash,
+            "parts": self.parts,
+            "seed": self.seed,
+            "device": self.device,
+            "status": self.status,
+            "wall_time": round(self.wall_time, 3),
+            "metrics": self.metrics,
+            "error": self.error,
+            "resolved": self.resolved,
+            # the last logged training entry: the learner's and adversary's metrics (e.g. the domain accuracy)
+            "last_logged": self.history[-1] if self.history else None,
+        }
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is the first GPU torch sees, else the CPU; asking for a GPU that is not there is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"run.device: {name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"run.device={name!r} but torch sees no CUDA GPU here; use --device auto or cpu")
+    return device
+
+
+def versions(selection: Selection) -> dict[str, str]:
+    import metareg
+
+    out = {"metareg": metareg.__version__, "torch": torch.__version__, "python": platform.python_version()}
+    for section, info in selection.items():
+        out[f"{section}:{info.name}"] = f"{info.distribution} {info.version}".strip()
+    return out
+
+
+class Run:
+    """One prepared run: every part built on its device, ready to ``execute``."""
+
+    def __init__(self, cfg: DictConfig, selection: Selection, registry: Registry | None = None):
+        self.cfg, self.selection, self.registry = cfg, selection, registry
+        self.device = resolve_device(cfg.run.device)
+        self.seed = int(cfg.run.seed)
+        self.hash = config_hash(cfg, selection)
+        self.resolved: dict[str, dict] = {}  # what auto settings became (``RunResult.resolved``)
+        check_clip(cfg.train.grad_clip, cfg.train.grad_clip_max)
+        memory_budget.check(cfg.train.task_chunk, cfg.train.memory_budget)
+        every = cfg.train.checkpoint_every
+        if every % LOG_EVERY:
+            raise ConfigError(f"train.checkpoint_every must be a multiple of {LOG_EVERY} (the logging interval), or 0 "
+                              f"to never checkpoint; got {every}")
+        self.parts = {s: (getattr(selection, s).name if getattr(selection, s) else None) for s in families.NAMES}
+        torch.manual_seed(seed_hash(self.seed, "init"))
+        self.benchmark = selection.benchmark.cls(part_config(cfg, "benchmark"))
+        self.spec = self.benchmark.spec
+        learner_cls = selection.learner.cls
+        backbone_cls = selection.backbone.cls
+        learner_cfg = part_config(cfg, "learner")
+        context_dim = learner_cls.context_size(learner_cfg)
+        problem = context_problem(selection, learner_cfg)
+        if problem:
+            raise IncompatibleError(problem)
+        backbone = backbone_cls(self.spec.input_shape, part_config(cfg, "backbone"), context_dim=context_dim)
+        self.learner = learner_cls(backbone, self.spec, learner_cfg).to(self.device)
+        self.adversary = None
+        if selection.adversary is not None:
+            problem = target_problem(selection, self.benchmark.target_pool(2, torch_generator(self.seed, "probe"))
+                                     is not None)
+            if problem:
+                raise IncompatibleError(problem)
+            self.adversary = selection.adversary.cls(backbone.feature_dim, part_config(cfg, "adversary")).to(self.device)
+        self.generator = None
+        if selection.generator is not None:
+            self.generator = selection.generator.cls(self.spec, part_config(cfg, "generator"))
+
+    # ---------------------------------------------------------------------------------------------------------------
+    def execute(self, progress: bool = True, store=None) -> RunResult:
+        """Meta-train, validate, test. Exceptions and non-finite losses become a ``failed`` result.
+
+        With a ``store`` (``metareg.store.database.Store``) the run is recorded as running first and committed with its
+        outcome before the ``metareg_run_finished`` observers hear of it.
+        """
+        run_id = None
+        if store is not None:
+            run_id = store.start(config_hash=self.hash, parts=self.parts, seed=self.seed, device=str(self.device),
+                                 config=to_container(self.cfg), versions=versions(self.selection))
+        result = self._execute(progress, checkpoint_dir=store.path.parent if store is not None else None)
+        result.run_id = run_id
+        if store is not None and result.status == "done":
+            save_model(self, model_path(store.path.parent, run_id))
+        if store is not None:
+            store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
+                         history=result.history, error=result.error, resolved=result.resolved)
+            checkpoints.remove(checkpoint_path(store.path.parent, self.hash))  # the run has its outcome
+        if self.registry is not None:
+            self.registry.notify("metareg_run_finished", config=self.cfg, result=result)
+        return result
+
+    def _execute(self, progress: bool, checkpoint_dir=None) -> RunResult:
+        start = time.perf_counter()
+        history: list[dict] = []
+        self.resolved = {}
+        try:
+            if self.registry is not None:
+                self.registry.notify("metareg_run_started", config=self.cfg)
+            if self.generator is not None:
+                # the results directory lets a generator reuse weights it fitted for the same config in a past run
+                call_accepted(self.generator.fit, self.benchmark, self.device, progress,
+                              checkpoint_dir=checkpoint_dir, seed=self.seed)
+            self._train(history, progress, checkpoint_dir)
+            metrics = self.evaluate("test", self.cfg.train.test_tasks)
+            status, error = "done", None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # the run failed; keep what it computed and say why
+            metrics, status = {}, "failed"
+            error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            if progress:
+                traceback.print_exc(file=sys.stderr)
+        return RunResult(self.hash, self.parts, self.seed, str(self.device), status, time.perf_counter() - start,
+                         metrics, history, error, resolved=self.resolved)
+
+    def _batch(self, split: str, n: int, generator: torch.Generator) -> TaskBatch:
+        batch = self.benchmark.sample(split, n, generator).to(self.device, non_blocking=True)
+        if self.generator is not None:
+            batch = call_accepted(self.generator.augment, batch, split=split)
+        return batch
+
+    def _train(self, history: list[dict], progress: bool, checkpoint_dir=None) -> None:
+        t = self.cfg.train
+        params = list(self.learner.parameters()) + (list(self.adversary.parameters()) if self.adversary else [])
+        optimiser = torch.optim.Adam(params, lr=t.outer_lr)
+        train_gen = torch_generator(self.seed, "train")
+        target_gen = torch_generator(self.seed, "target")
+        metric_name, higher_is_better = self._metric()
+        best_score, best_state = -math.inf, None
+        running = torch.zeros((), device=self.device)
+        extra: dict[str, torch.Tensor] = {}
+        bar = _progress(t.meta_iterations, progress, f"{self.parts['learner']} on {self.parts['benchmark']}")
+        self.learner.train()
+        chunk = None
+        ckpt = checkpoint_path(checkpoint_dir, self.hash) if checkpoint_dir is not None and t.checkpoint_every else None
+        first, state = 1, checkpoints.load(ckpt, self.hash, self.device) if ckpt is not None else None
+        if state is not None:  # a killed run of this cell: go on from where it was
+            first = state["iteration"] + 1
+            best_score, best_state, chunk = state["best_score"], state["best_state"], state["chunk"]
+            self._resume(state, optimiser, history, train=train_gen, target=target_gen)
+            bar.update(first - 1)
+            if progress:
+                print(f"resumed from the checkpoint at update {first - 1} ({ckpt})", file=sys.stderr, flush=True)
+        for it in range(first, t.meta_iterations + 1):
+            batch = self._batch("train", t.meta_batch_size, train_gen)
+            if chunk is None:
+                chunk = self._chunk(batch, params, progress)
+            adv_out = {}
+
+            def adversary_loss():
+                # computed after the (first chunk's) meta-loss, as before chunking existed: the same random order
+                if self.adversary is None:
+                    return None
+                adv_out["adv"] = self._adversary_loss(batch, target_gen, (it - 1) / max(1, t.meta_iterations - 1))
+                return adv_out["adv"].loss
+
+            optimiser.zero_grad(set_to_none=True)
+            out = meta_backward(self.learner, batch, params, chunk, t.grad_clip, t.grad_clip_max, adversary_loss)
+            metrics = dict(out.metrics)
+            if "adv" in adv_out:
+                adv = adv_out["adv"]
+                metrics.update({f"adversary_{k}": v for k, v in adv.metrics.items()})
+                metrics["adversary_loss"] = adv.loss.detach()
+            optimiser.step()
+            running += out.loss.detach()
+            for k, v in metrics.items():
+                extra[k] = extra.get(k, 0) + v.detach().float()
+            if it % LOG_EVERY == 0 or it == t.meta_iterations:
+                n = LOG_EVERY if it % LOG_EVERY == 0 else it % LOG_EVERY
+                mean_loss = running.item() / n
+                if not math.isfinite(mean_loss):
+                    raise FloatingPointError(f"meta-training loss became {mean_loss} by iteration {it}")
+                # a surrogate's value means nothing (Reptile's is 0 at every step): logged under its own key, so no
+                # board plots it as a meta-training loss
+                loss_key = "surrogate_loss" if getattr(type(self.learner), "surrogate_loss", False) else "train_loss"
+                entry = {"iteration": it, loss_key: mean_loss}
+                entry.update({k: float(v) / n for k, v in extra.items()})
+                running.zero_()
+                extra.clear()
+                if t.val_every and (it % t.val_every == 0 or it == t.meta_iterations):
+                    value = self.evaluate("val", t.val_tasks)[metric_name]["mean"]
+                    entry[f"val_{metric_name}"] = value
+                    score = value if higher_is_better else -value
+                    if score > best_score:
+                        best_score = score
+                        best_state = copy.deepcopy(self._state())
+                history.append(entry)
+                if self.registry is not None:
+                    self.registry.notify("metareg_iteration_logged", config=self.cfg, entry=dict(entry),
+                                         run_hash=self.hash)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in entry.items() if k != "iteration"}, refresh=False)
+                if ckpt is not None and it % t.checkpoint_every == 0 and it < t.meta_iterations:
+                    checkpoints.save(ckpt, self._checkpoint(it, optimiser, best_score, best_state, history, chunk,
+                                                            train=train_gen, target=target_gen))
+            bar.update(1)
+        bar.close()
+        if best_state is not None:
+            self._load_state(best_state)
+
+    def _checkpoint(self, it, optimiser, best_score, best_state, history, chunk, **generators) -> dict:
+        """Everything the rest of the run depends on, after update ``it`` (``metareg.run.checkpoints``)."""
+        state = {"config_hash": self.hash, "iteration": it, "learner": self.learner.state_dict(),
+                 "optimiser": optimiser.state_dict(), "best_score": best_score, "best_state": best_state,
+                 "history": list(history), "chunk": chunk, "resolved": self.resolved,
+                 "rng": checkpoints.rng_states(self.device, **generators)}
+        if self.adversary is not None:
+            state["adversary"] = self.adversary.state_dict()
+        get_rng = getattr(self.generator, "get_rng_state", None)
+        if callable(get_rng):
+            state["generator_rng"] = get_rng()
+        return state
+
+    def _resume(self, state: dict, optimiser, history: list[dict], **generators) -> None:
+        self.learner.load_state_dict(state["learner"])
+        if self.adversary is not None:
+            self.adversary.load_state_dict(state["adversary"])
+        optimiser.load_state_dict(state["optimiser"])
+        history.extend(state["history"])
+        self.resolved = state["resolved"]
+        checkpoints.restore_rng(state["rng"], self.device, **generators)
+        set_rng = getattr(self.generator, "set_rng_state", None)
+        if callable(set_rng) and "generator_rng" in state:
+            set_rng(state["generator_rng"])
+
+    def _chunk(self, batch: TaskBatch, params, progress: bool) -> int:
+        """Tasks per backward pass: ``train.task_chunk``, or ``auto``'s choice from a memory probe, recorded."""
+        t = self.cfg.train
+        if t.task_chunk != memory_budget.AUTO:
+            chunk = min(int(t.task_chunk), len(batch))
+            self.resolved["train"] = {"task_chunk": chunk}
+            return chunk
+        choice = memory_budget.choose_chunk(self.learner, batch, params, self.device, t.memory_budget)
+        self.resolved["train"] = choice.stored()
+        if progress:
+            print(choice.line(), file=sys.stderr, flush=True)
+        return choice.chunk
+
+    def _adversary_loss(self, batch: TaskBatch, generator: torch.Generator, progress: float):
+        """The adversary's loss on source and target features, each domain normalised on its own.
+
+        Source features are those of whole episodes of the meta-batch, each episode's support and query inputs in
+        one ``learner.features`` call (so batch norm sees one episode, as when the learner embeds or adapts to a
+        task), as many episodes as it takes to give ``target_batch_size`` inputs, of which that many are drawn at
+        random. Target features are one ``learner.features`` call on ``target_batch_size`` pool inputs. Never one
+        call on a mix: batch norm would then normalise with statistics of both domains, a regime no prediction
+        is made in (a target test episode is normalised with its own statistics).
+        """
+        n = self.cfg.train.target_batch_size
+        target = to_device(self.benchmark.target_pool(n, generator), self.device)
+        episodes = torch.cat([batch.support_x, batch.query_x], 1)  # [T, S + Q, *input]
+        used = min(len(episodes), -(-n // episodes.shape[1]))
+        source = torch.cat([self.learner.features(episode) for episode in episodes[:used]])
+        pick = to_device(torch.randperm(source.shape[0], generator=generator)[:n], self.device)
+        return self.adversary(source[pick], self.learner.features(target), progress)
+
+    def _metric(self) -> tuple[str, bool]:
+        metric = METRICS[self.spec.kind]
+        return metric.name, metric.higher_is_better
+
+    def _state(self) -> dict[str, Any]:
+        state = {"learner": self.learner.state_dict()}
+        if self.adversary is not None:
+            state["adversary"] = self.adversary.state_dict()
+        return state
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.learner.load_state_dict(state["learner"])
+        if self.adversary is not None:
+            self.adversary.load_state_dict(state["adversary"])
+
+    def evaluate(self, split: str, n_tasks: int) -> dict[str, dict]:
+        """Mean and 95% CI of the task metric over ``n_tasks`` tasks of ``split``.
+
+        The tasks depend only on the benchmark config and seed, never on the learner, so every learner of a
+        comparison is evaluated on the very same episodes. Settings a benchmark declares as changing only its
+        unlabelled pool (``Benchmark.pool_only_settings``, e.g. ``pool``) are read at their canonical value here,
+        so the pool regimes are evaluated on the very same episodes too.
+        """
+        bench_cfg = to_container(self.cfg.benchmark)
+        name = self.parts["benchmark"]
+        canonical = getattr(type(self.benchmark), "pool_only_settings", {})
+        bench_cfg[name] = {**bench_cfg[name], **{k: v for k, v in canonical.items() if k in bench_cfg[name]}}
+        generator = torch_generator(self.seed, split, repr(sorted(bench_cfg.items())))
+        size = self.cfg.train.eval_batch_size
+        values: list[torch.Tensor] = []
+        was_training = self.learner.training
+        self.learner.eval()
+        name = self._metric()[0]
+        for start in range(0, n_tasks, size):
+            batch = self._batch(split, min(size, n_tasks - start), generator)
+            predictions = self.learner.predict(batch)
+            name, per_task = task_metric(self.spec.kind, predictions, batch.query_y)
+            values.append(per_task)
+        self.learner.train(was_training)
+        return {name: mean_ci95(torch.cat(values).double().cpu().tolist()).as_dict()}
+
+
+def _progress(total: int, enabled: bool, description: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=description, unit="it", file=sys.stderr, dynamic_ncols=True,
+                mininterval=0.5 if sys.stderr.isatty() else 30)

@@ -1,0 +1,62 @@
+"""A finished run's meta-trained weights kept as a file beside its store.
+
+Why: the weights are what a run is for. Kept, a run can be evaluated again, and ``metareg predict`` can adapt it to
+a user's few labelled images. The file holds the weights the run selected on validation (those it was tested
+with) of every part that has any: the learner (its backbone inside it) and the adversary. A generator keeps its
+own checkpoint (MT-GAN: ``<store>/generators/``), which ``load_run`` reuses. The resolved config and versions are
+in the run's row, so the file holds weights only. It is written atomically (a temporary file, then a rename), so a
+killed run never leaves half a model under the run's name.
+"""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import torch
+
+#: what the file's ``format`` says; a file of another format is refused with a clear error
+FORMAT = 1
+
+
+def model_state(run) -> dict:
+    """``run``'s current weights (the selected ones, after ``execute``), as the file holds them."""
+    state = {"format": FORMAT, "config_hash": run.hash, "learner": run.learner.state_dict()}
+    if run.adversary is not None:
+        state["adversary"] = run.adversary.state_dict()
+    return state
+
+
+def save_model(run, path: Path) -> Path:
+    """Write ``run``'s weights to ``path``."""
+    return write_model(model_state(run), path)
+
+
+def model_bytes(run) -> bytes:
+    """The model file's bytes, for a worker that cannot write the store's folder (a Ray task): the runner writes
+    them with ``write_model``."""
+    buffer = io.BytesIO()
+    torch.save(model_state(run), buffer)
+    return buffer.getvalue()
+
+
+def write_model(state: dict | bytes, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if isinstance(state, bytes):
+        tmp.write_bytes(state)
+    else:
+        torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_model(path: Path, device: torch.device) -> dict:
+    """The saved state at ``path``; a ``ValueError`` naming the file when it is not one of ours."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # truncated, foreign, or from a newer torch
+        raise ValueError(f"{path} is not a readable metareg model ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a metareg model of format {FORMAT}")
+    return state

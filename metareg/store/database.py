@@ -1,0 +1,265 @@
+"""The results store: one SQLite file (standard library), one row per run, written in transactions.
+
+A run row is inserted as ``running`` once its parts are built, and updated to ``done`` (with metrics) or ``failed``
+(with the error) when it ends, in one transaction each; a run counts as done only once that commit happened.
+WAL mode lets several runners share a store.
+
+A grid runner does not simply insert: it *claims* a cell (:meth:`Store.claim`), which in one write transaction
+looks up the cell's config hash and inserts a ``running`` row only if no finished run and no live claim exists. So
+two runners on one store never both run a cell, and a finished cell is never repeated. Every ``running`` row names
+its owner (host and process id) and carries a heartbeat; a row whose owner is dead (same host) or whose heartbeat
+stopped (another host) was left by a killed process and is deleted when the cell is claimed again.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from metareg.store.errors import make_folder, sqlite_errors
+from metareg.store.schema import check_file, prepare
+
+DEFAULT_DIR = "metareg-results"
+DB_NAME = "results.sqlite"
+
+#: a claimed run's heartbeat is refreshed this often (seconds) by the runner that holds it
+HEARTBEAT_EVERY = 20.0
+#: a ``running`` row on another host whose heartbeat is older than this (seconds) was abandoned
+STALE_AFTER = 180.0
+
+
+def owner_token() -> str:
+    """``host:pid`` of this process: who holds a ``running`` row."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def is_abandoned(owner: str | None, heartbeat_at: float | None, now: float | None = None) -> bool:
+    """Whether a ``running`` row's owner is gone: on this host its process is dead; elsewhere its heartbeat stopped.
+
+    On this host the process table is the truth (a SIGKILLed runner's rows are redone at once); across hosts only
+    the heartbeat can tell, so a row there counts as abandoned after ``STALE_AFTER`` seconds without one.
+    """
+    now = time.time() if now is None else now
+    host, _, pid = (owner or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        return not _pid_alive(int(pid))
+    return heartbeat_at is None or now - heartbeat_at > STALE_AFTER
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer to :meth:`Store.claim`.
+
+    ``state`` is ``claimed`` (``run_id`` is a new ``running`` row this process must finish or release), ``done`` or
+    ``failed`` (``row`` is the latest finished run of the cell), or ``busy`` (``row`` is another live runner's claim).
+    ``abandoned`` counts the rows of killed runners that this claim deleted.
+    """
+
+    state: str
+    run_id: int | None = None
+    row: "RunRow | None" = None
+    abandoned: int = 0
+
+
+def store_path(path: str | os.PathLike | None = None) -> Path:
+    """``--store PATH`` > ``METAREG_STORE`` > ``./metareg-results``; a folder gets ``results.sqlite`` inside it."""
+    chosen = Path(path or os.environ.get("METAREG_STORE") or DEFAULT_DIR)
+    return chosen if chosen.suffix in (".sqlite", ".db") else chosen / DB_NAME
+
+
+def existing_store(path: str | os.PathLike | None = None) -> "Store":
+    """The store ``store_path(path)`` names, for commands that only read one (leaderboard, runs, predict): one
+    that does not exist is a ConfigError naming the path and the fix, never created."""
+    from metareg.errors import ConfigError
+
+    chosen = store_path(path)
+    if not chosen.is_file():
+        raise ConfigError(f"no results store at {chosen}: run `metareg bench` first, or point --store (or "
+                          f"METAREG_STORE) at the store the runs went to")
+    return Store(chosen)
+
+
+@dataclass
+class RunRow:
+    id: int
+    config_hash: str
+    benchmark: str
+    backbone: str
+    learner: str
+    adversary: str | None
+    generator: str | None
+    seed: int
+    status: str
+    error: str | None
+    device: str | None
+    wall_time: float | None
+    started_at: float
+    finished_at: float | None
+    config: dict
+    versions: dict
+    metrics: dict | None
+    history: list | None
+    owner: str | None = None
+    heartbeat_at: float | None = None
+
+
+class Store:
+    """The results store at ``path`` (see ``store_path``); opening it checks the file before writing anything.
+
+    Every failure a user can cause or fix (a folder that cannot be created or written, a file that is not a metareg
+    store or is of a newer schema, a lock held past ``timeout`` seconds) is a ``StoreError`` naming the path
+    (``metareg.store.errors``, ``metareg.store.schema``).
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, timeout: float = 60.0):
+        self.path = store_path(path)
+        self.timeout = timeout
+        make_folder(self.path.parent)
+        with sqlite_errors(self.path, timeout):
+            check_file(self.path, timeout)
+            prepare(self.path, timeout)
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with sqlite_errors(self.path, self.timeout), closing(sqlite3.connect(self.path, timeout=self.timeout)) as db:
+            db.row_factory = sqlite3.Row
+            yield db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction that takes SQLite's write lock at its start (BEGIN IMMEDIATE), so what it reads
+        cannot change before it writes: the basis of a claim."""
+        with sqlite_errors(self.path, self.timeout), \
+                closing(sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)) as db:
+            db.row_factory = sqlite3.Row
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    @staticmethod
+    def _insert_running(db: sqlite3.Connection, *, config_hash: str, parts: dict[str, str | None], seed: int,
+                        device: str, config: dict, versions: dict, owner: str) -> int:
+        now = time.time()
+        cur = db.execute(
+            "INSERT INTO runs (config_hash, benchmark, backbone, learner, adversary, generator, seed, status,"
+            " device, started_at, config, versions, owner, heartbeat_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+            (config_hash, parts["benchmark"], parts["backbone"], parts["learner"], parts.get("adversary"),
+             parts.get("generator"), seed, device, now, json.dumps(config, sort_keys=True),
+             json.dumps(versions, sort_keys=True), owner, now),
+        )
+        return int(cur.lastrowid)
+
+    def start(self, *, config_hash: str, parts: dict[str, str | None], seed: int, device: str, config: dict,
+              versions: dict) -> int:
+        """Insert a ``running`` row owned by this process, unconditionally (a single run; grids use ``claim``)."""
+        with self._write() as db:
+            return self._insert_running(db, config_hash=config_hash, parts=parts, seed=seed, device=device,
+                                        config=config, versions=versions, owner=owner_token())
+
+    def claim(self, *, config_hash: str, parts: dict[str, str | None], seed: int, device: str, config: dict,
+              versions: dict, owner: str | None = None, rerun: bool = False, retry_failed: bool = False) -> Claim:
+        """Claim a grid cell for ``owner`` (default: this process), in one write transaction.
+
+        Rows of the cell left ``running`` by a dead owner are deleted first. Then a live claim by someone else makes
+        the answer ``busy``; a finished run makes it ``done`` or ``failed`` unless ``rerun`` (any finished run) or
+        ``retry_failed`` (a failed latest run) asks to run it again; otherwise a ``running`` row is inserted.
+        """
+        owner = owner or owner_token()
+        with self._write() as db:
+            rows = [self._row(r) for r in db.execute(
+                "SELECT * FROM runs WHERE config_hash = ? ORDER BY id", (config_hash,))]
+            dead = [r.id for r in rows if r.status == "running" and is_abandoned(r.owner, r.heartbeat_at)]
+            db.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in dead])
+            live = [r for r in rows if r.status == "running" and r.id not in dead]
+            finished = [r for r in rows if r.status in ("done", "failed")]
+            if live:
+                return Claim("busy", row=live[-1], abandoned=len(dead))
+            if finished and not rerun:
+                latest = finished[-1]
+                done = [r for r in finished if r.status == "done"]
+                if done:
+                    return Claim("done", row=done[-1], abandoned=len(dead))
+                if not retry_failed:
+                    return Claim("failed", row=latest, abandoned=len(dead))
+            run_id = self._insert_running(db, config_hash=config_hash, parts=parts, seed=seed, device=device,
+                                          config=config, versions=versions, owner=owner)
+            return Claim("claimed", run_id=run_id, abandoned=len(dead))
+
+    def release(self, run_id: int) -> None:
+        """Delete a claimed row that will not run (the cell turned out incompatible, or the runner was stopped)."""
+        with self._write() as db:
+            db.execute("DELETE FROM runs WHERE id = ? AND status = 'running'", (run_id,))
+
+    def heartbeat(self, owner: str | None = None) -> None:
+        """Refresh the heartbeat of every ``running`` row ``owner`` holds (default: this process)."""
+        with self._write() as db:
+            db.execute("UPDATE runs SET heartbeat_at = ? WHERE owner = ? AND status = 'running'",
+                       (time.time(), owner or owner_token()))
+
+    def finish(self, run_id: int, *, status: str, wall_time: float, metrics: dict | None = None,
+               history: list | None = None, error: str | None = None, device: str | None = None,
+               resolved: dict | None = None) -> None:
+        """Commit a run's outcome; ``device`` replaces the one recorded at the start (where a worker really ran), and
+        ``resolved`` (``{"train": {"task_chunk": 8}}``: what ``auto`` settings became) is merged into its config."""
+        with self._write() as db:
+            if resolved:
+                row = db.execute("SELECT config FROM runs WHERE id = ?", (run_id,)).fetchone()
+                if row is not None:
+                    config = json.loads(row[0])
+                    for section, values in resolved.items():
+                        config.setdefault(section, {}).update(values)
+                    db.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config), run_id))
+            db.execute(
+                "UPDATE runs SET status = ?, wall_time = ?, finished_at = ?, metrics = ?, history = ?, error = ?,"
+                " device = COALESCE(?, device) WHERE id = ?",
+                (status, wall_time, time.time(), None if metrics is None else json.dumps(metrics),
+                 None if history is None else json.dumps(history), error, device, run_id),
+            )
+
+    def runs(self, status: str | None = None, **where: Any) -> list[RunRow]:
+        clauses, args = [], []
+        if status:
+            clauses.append("status = ?")
+            args.append(status)
+        for column, value in where.items():
+            clauses.append(f"{column} IS ?")
+            args.append(value)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY id"
+        with self._read() as db:
+            return [self._row(r) for r in db.execute(sql, args)]
+
+    def get(self, run_id: int) -> RunRow:
+        with self._read() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no run with id {run_id} in {self.path}")
+        return self._row(row)
+
+    @staticmethod
+    def _row(r: sqlite3.Row) -> RunRow:
+        data = dict(r)
+        for key in ("config", "versions", "metrics", "history"):
+            if data[key] is not None:
+                data[key] = json.loads(data[key])
+        return RunRow(**data)
