@@ -43,11 +43,16 @@ _EXPORTS = {
     # the toolkit the built-ins build on (docs/plugins.md, "The toolkit")
     "sgd_steps": "metareg.toolkit.functional",
     "per_task": "metareg.toolkit.functional",
-    "embed_tasks": "metareg.toolkit.functional",
+    "task_losses": "metareg.toolkit.functional",
     "class_means": "metareg.toolkit.functional",
     "task_loss": "metareg.toolkit.functional",
-    "STRATEGIES": "metareg.toolkit.functional",
-    "resolve_strategy": "metareg.toolkit.functional",
+    "STRATEGIES": "metareg.toolkit.strategies",
+    "resolve_strategy": "metareg.toolkit.strategies",
+    "adapt_tasks": "metareg.toolkit.strategies",
+    "forward_tasks": "metareg.toolkit.strategies",
+    "embed_tasks": "metareg.toolkit.strategies",
+    "learner_layers": "metareg.toolkit.grouped",
+    "open_image": "metareg.toolkit.image_files",
     "reverse_gradient": "metareg.toolkit.layers",
     "INIT_SCHEMES": "metareg.toolkit.layers",
     "kaiming_init": "metareg.toolkit.layers",
@@ -66,8 +71,9 @@ __all__ = [
     "LoadedRun", "Part", "PluginError", "Range", "Registry", "StoreError", "TaskBatch", "TaskBatchNorm", "TaskSpec",
     "UnknownPartError", "hookimpl", "hookspec", "load_run", "testing", "__version__",
     # the toolkit
-    "INIT_SCHEMES", "POOL_REGIMES", "STRATEGIES", "class_means", "embed_tasks", "kaiming_init", "per_task",
-    "resolve_strategy", "reverse_gradient", "seed_hash", "sgd_steps", "split_items", "task_loss", "torch_generator",
+    "INIT_SCHEMES", "POOL_REGIMES", "STRATEGIES", "adapt_tasks", "class_means", "embed_tasks", "forward_tasks",
+    "kaiming_init", "learner_layers", "open_image", "per_task", "resolve_strategy", "reverse_gradient", "seed_hash",
+    "sgd_steps", "split_items", "task_loss", "task_losses", "torch_generator",
 ]
 
 
@@ -97,8 +103,11 @@ if TYPE_CHECKING:  # pragma: no cover
                                 PluginError, StoreError, UnknownPartError)
     from metareg import testing
     from metareg.host.hookspecs import hookimpl, hookspec
-    from metareg.toolkit.functional import (STRATEGIES, class_means, embed_tasks, per_task, resolve_strategy, sgd_steps,
-                                    task_loss)
+    from metareg.toolkit.functional import class_means, per_task, sgd_steps, task_loss, task_losses
+    from metareg.toolkit.grouped import learner_layers
+    from metareg.toolkit.image_files import open_image
+    from metareg.toolkit.strategies import (STRATEGIES, adapt_tasks, embed_tasks, forward_tasks,
+                                            resolve_strategy)
     from metareg.toolkit.layers import INIT_SCHEMES, TaskBatchNorm, kaiming_init, reverse_gradient
     from metareg.host.ranges import Choice, Range
     from metareg.host.registry import Registry

@@ -49,7 +49,7 @@ class MLP(metareg.Backbone):
 
     def task_layers(self):
         """The layers in the order ``forward`` applies them to flattened inputs, so a learner can run every task
-        at once with its own weights (``metareg.toolkit.functional.grouped_forward``); ``None`` with a context."""
+        at once with its own weights (``metareg.adapt_tasks`` under ``vectorize=grouped``); ``None`` with a context."""
         return None if self.context_dim else [(f"net.{i}", layer) for i, layer in enumerate(self.net)]
 
     def forward(self, x, context=None):
@@ -120,7 +120,7 @@ class Conv4(metareg.Backbone):
 
     def task_layers(self):
         """The layers in the order ``forward`` applies them (then a flatten), so a learner can run every task at
-        once with its own weights (``metareg.toolkit.functional.grouped_forward``); ``None`` with a context (FiLM)."""
+        once with its own weights (``metareg.adapt_tasks`` under ``vectorize=grouped``); ``None`` with a context (FiLM)."""
         if self.film is not None:
             return None
         return [(f"blocks.{i}.{j}", layer) for i, block in enumerate(self.blocks) for j, layer in enumerate(block)]

@@ -8,8 +8,7 @@ import torch
 from torch import nn
 
 import metareg
-from metareg.toolkit.functional import PER_TASK_STRATEGIES, per_task, resolve_vectorize, sgd_steps, task_loss
-from metareg import INIT_SCHEMES, kaiming_init
+from metareg import INIT_SCHEMES, kaiming_init, per_task, resolve_strategy, sgd_steps, task_loss
 
 
 class CAVIA(metareg.MetaLearner):
@@ -79,7 +78,7 @@ class CAVIA(metareg.MetaLearner):
 
     ranges = {"context_dim": metareg.Range.at_least(1), "inner_lr": metareg.Range.above(0),
               "inner_steps": metareg.Range.at_least(0), "test_inner_steps": metareg.Range.at_least(0),
-              "vectorize": metareg.Choice(*PER_TASK_STRATEGIES), "init": metareg.Choice(*INIT_SCHEMES)}
+              "vectorize": metareg.Choice("auto", "vmap", "loop"), "init": metareg.Choice(*INIT_SCHEMES)}
     presets = {
         "classification": {"context_dim": 100, "inner_lr": 1.0, "inner_steps": 2, "test_inner_steps": 2,
                            "init": "kaiming", "backbone.init": "kaiming",
@@ -124,7 +123,9 @@ class CAVIA(metareg.MetaLearner):
         return adapted["context"], before
 
     def _vectorize(self) -> bool:
-        return resolve_vectorize(self.config.vectorize, self, next(self.parameters()).device, shared_weights=True)
+        """vmap or a loop: the tasks share the network's weights, so grouped (per-task weight stacks) does not apply."""
+        device = next(self.parameters()).device
+        return resolve_strategy(self.config.vectorize, self.backbone, device, shared_weights=True) == "vmap"
 
     def meta_loss(self, batch):
         steps, first_order = self.config.inner_steps, self.config.first_order

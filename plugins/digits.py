@@ -92,7 +92,7 @@ class Digits(metareg.Benchmark):
         to ``image_size`` as ``load_digit_images`` does."""
         from PIL import Image
 
-        from metareg.toolkit.image_files import open_image
+        from metareg import open_image
 
         small = [open_image(p, "L").resize((8, 8), Image.Resampling.BOX) for p in paths]
         images = torch.stack([torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(1, 8, 8)

@@ -5,11 +5,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
 import metareg
-from metareg.toolkit.functional import (STRATEGIES, grouped_forward, learner_layers, per_task, resolve_strategy, sgd_steps,
-                                stacked, tape_sgd_steps, task_loss, task_losses)
 
 
 class MAML(metareg.MetaLearner):
@@ -46,7 +43,7 @@ class MAML(metareg.MetaLearner):
         vectorize: str = "auto"
 
     ranges = {"inner_lr": metareg.Range.above(0), "inner_steps": metareg.Range.at_least(0),
-              "test_inner_steps": metareg.Range.at_least(0), "vectorize": metareg.Choice(*STRATEGIES)}
+              "test_inner_steps": metareg.Range.at_least(0), "vectorize": metareg.Choice(*metareg.STRATEGIES)}
     presets = {"classification": {"inner_lr": 0.4, "inner_steps": 5, "test_inner_steps": 10}}
 
     def __init__(self, backbone, spec, config):
@@ -56,59 +53,30 @@ class MAML(metareg.MetaLearner):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
 
-    def adapt(self, params, support_x, support_y, steps: int, first_order: bool):
-        """Parameters adapted to one task's support set."""
-
-        def support_loss(p):
-            return task_loss(self.spec.kind, functional_call(self, p, (support_x,)), support_y)
-
-        return sgd_steps(support_loss, params, steps, self.config.inner_lr, first_order)
+    def task_layers(self):
+        """The backbone's layers then the head, for the grouped strategy."""
+        return metareg.learner_layers(self.backbone, self.head)
 
     def _strategy(self) -> str:
-        return resolve_strategy(self.config.vectorize, self.backbone, next(self.parameters()).device)
+        return metareg.resolve_strategy(self.config.vectorize, self.backbone, next(self.parameters()).device)
 
-    def _grouped_adapt(self, params, sx, sy, steps: int, first_order: bool):
-        """Every task's adapted weights at once (``[T, ...]`` each): the inner loop on the sum of the tasks' support
-        losses, whose gradient w.r.t. task t's weights is task t's own gradient."""
-        layers = learner_layers(self.backbone, self.head)
-
-        def support_loss(p):
-            return task_losses(self.spec.kind, grouped_forward(layers, p, sx), sy).sum()
-
-        return tape_sgd_steps(support_loss, stacked(params, len(sx)), steps, self.config.inner_lr, first_order)
+    def _adapted_outputs(self, batch, params, steps: int, first_order: bool) -> torch.Tensor:
+        """Query outputs ``[T, Q, outputs]``, each task's network adapted with ``steps`` SGD steps on its support set."""
+        strategy = self._strategy()
+        adapted, _ = metareg.adapt_tasks(self, self.spec.kind, batch.support_x, batch.support_y, steps=steps,
+                                         lr=self.config.inner_lr, strategy=strategy, first_order=first_order,
+                                         params=params)
+        return metareg.forward_tasks(self, adapted, batch.query_x, strategy)
 
     def meta_loss(self, batch):
-        params = dict(self.named_parameters())
-        steps, first_order = self.config.inner_steps, self.config.first_order
-        strategy = self._strategy()
-        if strategy == "grouped":
-            adapted = self._grouped_adapt(params, batch.support_x, batch.support_y, steps, first_order)
-            out = grouped_forward(learner_layers(self.backbone, self.head), adapted, batch.query_x)
-            return metareg.LearnerOutput(task_losses(self.spec.kind, out, batch.query_y).mean())
-
-        def query_loss(sx, sy, qx, qy):
-            adapted = self.adapt(params, sx, sy, steps, first_order)
-            return task_loss(self.spec.kind, functional_call(self, adapted, (qx,)), qy)
-
-        losses = per_task(query_loss, strategy == "vmap", batch.support_x, batch.support_y, batch.query_x,
-                          batch.query_y)
-        return metareg.LearnerOutput(losses.mean())
+        out = self._adapted_outputs(batch, dict(self.named_parameters()), self.config.inner_steps,
+                                    self.config.first_order)
+        return metareg.LearnerOutput(metareg.task_losses(self.spec.kind, out, batch.query_y).mean())
 
     def predict(self, batch):
         params = {k: v.detach() for k, v in self.named_parameters()}
-        steps = self.config.test_inner_steps
-        strategy = self._strategy()
-
-        def adapted_predictions(sx, sy, qx):
-            adapted = self.adapt(params, sx, sy, steps, first_order=True)
-            return functional_call(self, adapted, (qx,))
-
-        with torch.no_grad():  # torch.func.grad inside still differentiates the inner loop
-            if strategy == "grouped":
-                adapted = self._grouped_adapt(params, batch.support_x, batch.support_y, steps, first_order=True)
-                return grouped_forward(learner_layers(self.backbone, self.head), adapted, batch.query_x)
-            return per_task(adapted_predictions, strategy == "vmap", batch.support_x, batch.support_y,
-                            batch.query_x)
+        with torch.no_grad():  # the inner loop is still differentiated inside (sgd_steps, tape_sgd_steps)
+            return self._adapted_outputs(batch, params, self.config.test_inner_steps, first_order=True)
 
 
 @metareg.hookimpl

@@ -5,11 +5,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
 import metareg
-from metareg.toolkit.functional import (STRATEGIES, grouped_forward, learner_layers, per_task, resolve_strategy, sgd_steps,
-                                stacked, tape_sgd_steps, task_loss, task_losses)
 
 
 class Reptile(metareg.MetaLearner):
@@ -65,7 +62,7 @@ class Reptile(metareg.MetaLearner):
 
     ranges = {"inner_lr": metareg.Range.above(0),
               "inner_steps": metareg.Range.at_least(1).because("with no inner step the Reptile update is zero"),
-              "test_inner_steps": metareg.Range.at_least(0), "vectorize": metareg.Choice(*STRATEGIES)}
+              "test_inner_steps": metareg.Range.at_least(0), "vectorize": metareg.Choice(*metareg.STRATEGIES)}
     # Omniglot's 5 inner / 50 test iterations; the inner lr is for plain SGD (the paper used Adam at 1e-3 inside)
     presets = {"classification": {"inner_lr": 0.1, "inner_steps": 5, "test_inner_steps": 50}}
 
@@ -76,52 +73,24 @@ class Reptile(metareg.MetaLearner):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
 
-    def adapt(self, params, x, y, steps: int):
-        """``steps`` SGD steps on one task's ``(x, y)`` from ``params``: the adapted weights and the loss before
-        the first step (``None`` when ``steps`` is 0).
-
-        A pure function of its arguments (``metareg.toolkit.functional.sgd_steps``), so ``vmap`` batches it over tasks.
-        Call it on detached ``params``: nothing is differentiated through it (Reptile is first order).
-        """
-
-        def loss_fn(p):
-            loss = task_loss(self.spec.kind, functional_call(self, p, (x,)), y)
-            return loss, loss
-
-        return sgd_steps(loss_fn, params, steps, self.config.inner_lr, has_aux=True)
+    def task_layers(self):
+        """The backbone's layers then the head, for the grouped strategy."""
+        return metareg.learner_layers(self.backbone, self.head)
 
     def _strategy(self) -> str:
-        return resolve_strategy(self.config.vectorize, self.backbone, next(self.parameters()).device)
-
-    def grouped_adapt(self, params, x, y, steps: int):
-        """``adapt`` for every task at once: ``params`` shared, ``x [T, N, ...]``; returns the adapted weights
-        (``[T, ...]`` each) and each task's loss before the first step (``None`` when ``steps`` is 0)."""
-        layers = learner_layers(self.backbone, self.head)
-
-        def loss_fn(p):
-            losses = task_losses(self.spec.kind, grouped_forward(layers, p, x), y)
-            return losses.sum(), losses
-
-        return tape_sgd_steps(loss_fn, stacked(params, len(x)), steps, self.config.inner_lr, has_aux=True)
+        return metareg.resolve_strategy(self.config.vectorize, self.backbone, next(self.parameters()).device)
 
     def adapted_weights(self, batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """φ_i for every task of ``batch`` (``{name: [tasks, *shape]}``, detached) and each task's loss before."""
+        """φ_i for every task of ``batch`` (``{name: [tasks, *shape]}``, detached) and each task's loss before.
+
+        Nothing is differentiated through the steps (Reptile is first order), so they start from detached weights.
+        """
         start = {k: v.detach() for k, v in self.named_parameters()}
-        names = list(start)
         x = torch.cat([batch.support_x, batch.query_x], dim=1)
         y = torch.cat([batch.support_y, batch.query_y], dim=1)
-        steps = self.config.inner_steps
-        strategy = self._strategy()
-
-        def one_task(xt, yt):
-            adapted, before = self.adapt(start, xt, yt, steps)
-            return tuple(adapted[k] for k in names) + (before,)
-
-        with torch.no_grad():  # torch.func.grad inside still differentiates the inner loop
-            if strategy == "grouped":
-                return self.grouped_adapt(start, x, y, steps)
-            *phis, before = per_task(one_task, strategy == "vmap", x, y)
-        return dict(zip(names, phis)), before
+        with torch.no_grad():  # the inner loop is still differentiated inside (sgd_steps, tape_sgd_steps)
+            return metareg.adapt_tasks(self, self.spec.kind, x, y, steps=self.config.inner_steps,
+                                       lr=self.config.inner_lr, strategy=self._strategy(), params=start)
 
     #: the meta-loss is 0.5·|θ − mean φ|², whose gradient is Reptile's update and whose value means nothing;
     #: ``pre_update_loss`` (θ's own task loss before the inner steps) is the curve that tells about training
@@ -134,19 +103,12 @@ class Reptile(metareg.MetaLearner):
 
     def predict(self, batch):
         params = {k: v.detach() for k, v in self.named_parameters()}
-        steps = self.config.test_inner_steps
         strategy = self._strategy()
-
-        def adapted_predictions(sx, sy, qx):
-            adapted, _ = self.adapt(params, sx, sy, steps)
-            return functional_call(self, adapted, (qx,))
-
         with torch.no_grad():
-            if strategy == "grouped":
-                adapted, _ = self.grouped_adapt(params, batch.support_x, batch.support_y, steps)
-                return grouped_forward(learner_layers(self.backbone, self.head), adapted, batch.query_x)
-            return per_task(adapted_predictions, strategy == "vmap", batch.support_x, batch.support_y,
-                            batch.query_x)
+            adapted, _ = metareg.adapt_tasks(self, self.spec.kind, batch.support_x, batch.support_y,
+                                             steps=self.config.test_inner_steps, lr=self.config.inner_lr,
+                                             strategy=strategy, params=params)
+            return metareg.forward_tasks(self, adapted, batch.query_x, strategy)
 
 
 @metareg.hookimpl

@@ -64,3 +64,14 @@ def test_every_stage_folder_says_what_it_owns():
     for stage in STAGES:
         doc = ast.get_docstring(ast.parse((ROOT / stage / "__init__.py").read_text()))
         assert doc and len(doc.split()) >= 15, f"metareg/{stage}/__init__.py needs a docstring of what it owns"
+
+
+def test_the_built_in_plugins_and_the_example_plugin_import_only_metareg_itself():
+    """A built-in is written as a third party would write it: on ``metareg``'s public API and nothing under it."""
+    import metareg_plugins
+
+    repo = Path(__file__).resolve().parents[1]
+    trees = [Path(metareg_plugins.__file__).parent, repo / "examples" / "metareg-plugin-example" / "src"]
+    private = sorted(f"{path.name}: metareg.{module}" for tree in trees for path in tree.rglob("*.py")
+                     for module in _imports(path))
+    assert private == []

@@ -18,7 +18,7 @@ class ImageCache:
     def decode(self, path: Path) -> torch.Tensor:
         from PIL import Image
 
-        from metareg.toolkit.image_files import open_image
+        from metareg import open_image
 
         im = open_image(path, "L" if self.grayscale else "RGB")
         if im.size != (self.size, self.size):

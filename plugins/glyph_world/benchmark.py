@@ -220,7 +220,7 @@ class GlyphWorld(metareg.Benchmark):
         about as a rendering does (centred, a small margin); nothing crops it."""
         from PIL import Image
 
-        from metareg.toolkit.image_files import open_image
+        from metareg import open_image
 
         size = self.config.image_size
         out = []
