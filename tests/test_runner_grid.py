@@ -183,9 +183,11 @@ def test_every_cell_state_has_its_summary_word_and_its_progress_line():
     from metareg.grid import cell_states
     from metareg.grid.progress import describe
     from metareg.grid.runner import CellReport
+    from metareg.run.record import RunResult
 
     states = {v for k, v in vars(cell_states).items() if k.isupper() and isinstance(v, str)}
     assert states == set(cell_states.SUMMARY_WORDS)
     for state in states - {cell_states.INVALID}:  # a config error is said once, when the grid ends
-        line = describe(CellReport(None, state, run_id=1, metrics={}, wall_time=1.0, error="why"))
+        result = RunResult("0123abcd", {}, 0, "cpu", "failed", 1.0, error="why", run_id=1)
+        line = describe(CellReport(None, state, result, run_id=1, error="why"))
         assert line and isinstance(line, str)

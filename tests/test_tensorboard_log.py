@@ -12,7 +12,8 @@ from omegaconf import OmegaConf
 
 from metareg.run.config import resolve
 from metareg.host.conformance import check_plugin, check_registry
-from metareg.run.engine import Run, RunResult
+from metareg.run.engine import Run
+from metareg.run.record import RunResult
 from metareg.host.registry import Registry
 from metareg_plugins import tensorboard_log
 

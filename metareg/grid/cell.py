@@ -10,10 +10,9 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 
 from metareg.grid.cell_states import FAILED, INVALID, SKIPPED
-from metareg.run.engine import RunResult
+from metareg.run.record import RunResult
 
 
 @dataclass
@@ -21,42 +20,25 @@ class Outcome:
     """``state`` (``metareg.grid.cell_states``): ``DONE`` or ``FAILED`` (a run happened; ``result`` says how, ``error`` why
     it failed), ``SKIPPED`` (the parts cannot be combined: ``error`` says why) or ``INVALID`` (the user's config is
     wrong for this cell).
-    ``committed`` is True when the worker already wrote the result into the claimed store row."""
+    ``committed`` is True when the worker wrote the outcome into the row its runner claimed (``metareg.run.record``);
+    otherwise the runner commits it."""
 
     state: str
     result: RunResult | None = None
     error: str | None = None
     wall_time: float = 0.0
     committed: bool = False
-    #: a finished run's model file, when the worker could not write it beside the store itself (``run_models``)
+    #: a finished run's model file, for a runner that commits what the worker could not write beside the store
     model: bytes | None = None
-
-
-class ClaimedRow:
-    """The store as ``Run.execute`` sees it when the runner has already claimed the row: ``start`` hands back the
-    claim, ``finish`` commits into it (with the device the run really used), before observers hear of the run."""
-
-    def __init__(self, store_path: str | Path, run_id: int):
-        from metareg.store.database import Store
-
-        self.store, self.run_id, self.device = Store(store_path), run_id, None
-        self.path = self.store.path  # the engine keeps per-store files (generator checkpoints) beside it
-
-    def start(self, *, device: str, **_recorded_at_claim) -> int:
-        self.device = device
-        return self.run_id
-
-    def finish(self, run_id: int, **fields) -> None:
-        self.store.finish(run_id, device=self.device, **fields)
 
 
 def execute_cell(cell, expected_hash: str, *, progress: bool = False, registry=None,
                  claimed: tuple[str, int] | None = None) -> Outcome:
-    """Resolve, build and run one cell; ``claimed`` = (store path, run id) commits the result from here."""
-    from metareg.run.config import config_hash, resolve
-    from metareg.run.engine import Run
+    """Resolve, build and run one cell; ``claimed`` = (store path, run id) commits the outcome from here."""
     from metareg.errors import IncompatibleError, MetaregError
     from metareg.host.registry import Registry
+    from metareg.run.config import config_hash, resolve
+    from metareg.run.engine import Run
 
     start = time.perf_counter()
     try:
@@ -75,12 +57,16 @@ def execute_cell(cell, expected_hash: str, *, progress: bool = False, registry=N
     except Exception as exc:  # a part's constructor crashed: the cell failed, the grid goes on
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return Outcome(FAILED, error=error, wall_time=time.perf_counter() - start)
-    sink = ClaimedRow(*claimed) if claimed else None
-    result = run.execute(progress=progress, store=sink)
+    if claimed:
+        from metareg.store.database import Store
+
+        path, run_id = claimed
+        result = run.execute(progress=progress, store=Store(path), run_id=run_id)
+        return Outcome(result.status, result=result, error=result.error, wall_time=result.wall_time, committed=True)
+    result = run.execute(progress=progress)
     model = None
-    if sink is None and result.status == "done":  # the runner stores the weights, as it stores the result
+    if result.status == "done":  # the runner stores the weights, as it stores the result
         from metareg.run.models import model_bytes
 
         model = model_bytes(run)
-    return Outcome(result.status, result=result, error=result.error, wall_time=result.wall_time,
-                   committed=sink is not None, model=model)
+    return Outcome(result.status, result=result, error=result.error, wall_time=result.wall_time, model=model)

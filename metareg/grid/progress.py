@@ -25,9 +25,10 @@ def progress_mode(quiet: bool, stream: TextIO | None = None) -> str:
 
 def describe(report: CellReport) -> str:
     """One line on how a cell ended, e.g. ``done in 12.3 s: mse 0.394 ± 0.039 (n=600)``."""
+    result = report.result
     metrics = "; ".join(f"{name} {Estimate(m['mean'], m['ci95'], m['n']).format(4)}"
-                        for name, m in (report.metrics or {}).items())
-    wall = f"{report.wall_time:.1f} s" if report.wall_time is not None else "?"
+                        for name, m in (result.metrics if result else {}).items())
+    wall = f"{result.wall_time:.1f} s" if result is not None else "?"
     return {
         DONE: f"done in {wall}: {metrics}",
         FAILED: f"FAILED after {wall}: {report.error}",

@@ -13,9 +13,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from metareg.grid.cell_states import BUSY, DONE, FAILED, FINISHED, INVALID, REUSED, REUSED_FAILED, SKIPPED
+from metareg.grid.cell_states import BUSY, INVALID, REUSED, REUSED_FAILED, SKIPPED
+from metareg.run import record
 from metareg.run.config import to_container
-from metareg.run.engine import RunResult, versions
+from metareg.run.record import RunResult, versions
 from metareg.grid.expand import Plan, PlannedCell
 from metareg.store.database import HEARTBEAT_EVERY, RunRow, Store, owner_token
 
@@ -23,22 +24,22 @@ from metareg.store.database import HEARTBEAT_EVERY, RunRow, Store, owner_token
 
 @dataclass
 class CellReport:
-    """How one cell ended this pass: ``state`` is one of ``metareg.grid.cell_states``."""
+    """How one cell ended this pass: ``state`` is one of ``metareg.grid.cell_states``. A cell a run settled, this
+    pass or an earlier one, has its run's ``result``; ``run_id`` and ``error`` say the rest (the row another runner
+    holds, why a cell was skipped or is invalid)."""
 
     cell: PlannedCell
     state: str
+    result: RunResult | None = None
     run_id: int | None = None
-    metrics: dict = field(default_factory=dict)
-    wall_time: float | None = None
-    device: str | None = None
     error: str | None = None
-    history: list = field(default_factory=list)
 
     def as_result(self) -> RunResult:
         """The cell as a ``RunResult``, for the tables and JSON lines ``bench`` prints."""
-        status = "done" if self.state in (DONE, REUSED) else "failed" if self.state in FINISHED else self.state
-        return RunResult(self.cell.hash, self.cell.parts, self.cell.seed, self.device or "", status,
-                         self.wall_time or 0.0, self.metrics, self.history, self.error, self.run_id)
+        if self.result is not None:
+            return self.result
+        return RunResult(self.cell.hash, self.cell.parts, self.cell.seed, "", self.state, 0.0, error=self.error,
+                         run_id=self.run_id)
 
 
 @dataclass
@@ -119,34 +120,26 @@ class GridRunner:
         if claim.state == "claimed":
             return claim.run_id
         if claim.state == "busy":
-            self._record(report, CellReport(cell, BUSY, claim.row.id, error=f"held by {claim.row.owner}"))
+            self._record(report, CellReport(cell, BUSY, run_id=claim.row.id, error=f"held by {claim.row.owner}"))
         else:
             self._record(report, _from_row(cell, REUSED if claim.state == "done" else REUSED_FAILED, claim.row))
         return None
 
     def _settle(self, cell: PlannedCell, run_id: int, outcome) -> CellReport:
-        """Store what a worker returned (unless it committed it itself) and describe it."""
+        """Commit what a worker returned (unless it committed it itself) and describe it."""
         if outcome.state in (SKIPPED, INVALID):
             self.store.release(run_id)
             return CellReport(cell, outcome.state, error=outcome.error)
         result = outcome.result
-        if not outcome.committed:
-            if getattr(outcome, "model", None) is not None:
-                from metareg.run.files import model_path
-                from metareg.run.models import write_model
-
-                write_model(outcome.model, model_path(self.store.path.parent, run_id))
-            if result is not None:
-                self.store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
-                                  history=result.history, error=result.error, device=result.device,
-                                  resolved=result.resolved)
-            else:
-                self.store.finish(run_id, status="failed", wall_time=outcome.wall_time, error=outcome.error)
-        if result is None:
-            return CellReport(cell, FAILED, run_id, wall_time=outcome.wall_time, error=outcome.error)
-        return CellReport(cell, result.status, run_id, result.metrics, result.wall_time, result.device, result.error,
-                          result.history)
+        if not outcome.committed and result is not None:
+            record.commit(self.store, run_id, result, model=outcome.model)
+        elif not outcome.committed:
+            record.commit_failure(self.store, run_id, outcome.error, outcome.wall_time)
+        if result is None:  # the run never started (a part's constructor crashed, the worker died)
+            result = RunResult(cell.hash, cell.parts, cell.seed, "", "failed", outcome.wall_time, error=outcome.error)
+        result.run_id = run_id
+        return CellReport(cell, result.status, result, run_id, result.error)
 
 
 def _from_row(cell: PlannedCell, state: str, row: RunRow) -> CellReport:
-    return CellReport(cell, state, row.id, row.metrics or {}, row.wall_time, row.device, row.error, row.history or [])
+    return CellReport(cell, state, RunResult.from_row(row), row.id, row.error)

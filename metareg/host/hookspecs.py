@@ -189,7 +189,7 @@ def metareg_run_finished(config, result):
     """Called when a run has finished, after its result is committed to the store (if any).
 
     :param config: the run's resolved config.
-    :param result: the :class:`metareg.run.engine.RunResult` (status, metrics, wall time, history).
+    :param result: the :class:`metareg.run.record.RunResult` (status, metrics, wall time, history).
 
     Example::
 

@@ -8,70 +8,34 @@ from __future__ import annotations
 
 import copy
 import math
-import platform
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from omegaconf import DictConfig
 
-from metareg.run import checkpoints, memory_budget
-
+from metareg.errors import ConfigError, IncompatibleError
 from metareg.host import families
+from metareg.host.contracts.generator import call_accepted
+from metareg.host.registry import Registry
+from metareg.run import checkpoints, memory_budget, record
 from metareg.run.chunking import meta_backward
 from metareg.run.clipping import check_clip
 from metareg.run.compatibility import context_problem, target_problem
 from metareg.run.config import Selection, config_hash, part_config, to_container
-from metareg.host.contracts.generator import call_accepted
-from metareg.errors import ConfigError, IncompatibleError
+from metareg.run.files import checkpoint_path
+from metareg.run.models import model_state
+from metareg.run.record import RunResult
 from metareg.toolkit.functional import task_metric
 from metareg.toolkit.metrics import BY_KIND as METRICS
-from metareg.host.registry import Registry
-from metareg.run.files import checkpoint_path, model_path
-from metareg.run.models import save_model
 from metareg.toolkit.stats import mean_ci95
 from metareg.toolkit.tasks import TaskBatch, seed_hash, torch_generator
 from metareg.toolkit.transfer import to_device
 
 #: how often (in outer updates) the loss is brought to the host and checked for NaN; no sync in between
 LOG_EVERY = 50
-
-
-@dataclass
-class RunResult:
-    """What a run produced; ``metrics`` maps a name to ``{"mean", "ci95", "n"}`` over test tasks."""
-
-    config_hash: str
-    parts: dict[str, str | None]
-    seed: int
-    device: str
-    status: str
-    wall_time: float
-    metrics: dict[str, dict] = field(default_factory=dict)
-    history: list[dict] = field(default_factory=list)
-    error: str | None = None
-    run_id: int | None = None
-    #: settings the run resolved itself (``train.task_chunk=auto``'s chunk), merged into its stored config
-    resolved: dict[str, dict] = field(default_factory=dict)
-
-    def as_json(self) -> dict:
-        return {
-            "run_id": self.run_id,
-            "config_hash": self.config_hash,
-            "parts": self.parts,
-            "seed": self.seed,
-            "device": self.device,
-            "status": self.status,
-            "wall_time": round(self.wall_time, 3),
-            "metrics": self.metrics,
-            "error": self.error,
-            "resolved": self.resolved,
-            # the last logged training entry: the learner's and adversary's metrics (e.g. the domain accuracy)
-            "last_logged": self.history[-1] if self.history else None,
-        }
 
 
 def resolve_device(name: str) -> torch.device:
@@ -85,15 +49,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"run.device={name!r} but torch sees no CUDA GPU here; use --device auto or cpu")
     return device
-
-
-def versions(selection: Selection) -> dict[str, str]:
-    import metareg
-
-    out = {"metareg": metareg.__version__, "torch": torch.__version__, "python": platform.python_version()}
-    for section, info in selection.items():
-        out[f"{section}:{info.name}"] = f"{info.distribution} {info.version}".strip()
-    return out
 
 
 class Run:
@@ -136,24 +91,19 @@ class Run:
             self.generator = selection.generator.cls(self.spec, part_config(cfg, "generator"))
 
     # ---------------------------------------------------------------------------------------------------------------
-    def execute(self, progress: bool = True, store=None) -> RunResult:
+    def execute(self, progress: bool = True, store=None, run_id: int | None = None) -> RunResult:
         """Meta-train, validate, test. Exceptions and non-finite losses become a ``failed`` result.
 
-        With a ``store`` (``metareg.store.database.Store``) the run is recorded as running first and committed with its
-        outcome before the ``metareg_run_finished`` observers hear of it.
+        With a ``store`` (``metareg.store.database.Store``) the run is recorded as running first (or goes into the
+        row ``run_id`` its runner claimed) and committed with its outcome (``metareg.run.record.commit``) before the
+        ``metareg_run_finished`` observers hear of it.
         """
-        run_id = None
-        if store is not None:
-            run_id = store.start(config_hash=self.hash, parts=self.parts, seed=self.seed, device=str(self.device),
-                                 config=to_container(self.cfg), versions=versions(self.selection))
+        if store is not None and run_id is None:
+            run_id = record.start(store, self)
         result = self._execute(progress, checkpoint_dir=store.path.parent if store is not None else None)
         result.run_id = run_id
-        if store is not None and result.status == "done":
-            save_model(self, model_path(store.path.parent, run_id))
         if store is not None:
-            store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
-                         history=result.history, error=result.error, resolved=result.resolved)
-            checkpoints.remove(checkpoint_path(store.path.parent, self.hash))  # the run has its outcome
+            record.commit(store, run_id, result, model=model_state(self) if result.status == "done" else None)
         if self.registry is not None:
             self.registry.notify("metareg_run_finished", config=self.cfg, result=result)
         return result

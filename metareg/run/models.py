@@ -27,11 +27,6 @@ def model_state(run) -> dict:
     return state
 
 
-def save_model(run, path: Path) -> Path:
-    """Write ``run``'s weights to ``path``."""
-    return write_model(model_state(run), path)
-
-
 def model_bytes(run) -> bytes:
     """The model file's bytes, for a worker that cannot write the store's folder (a Ray task): the runner writes
     them with ``write_model``."""
