@@ -104,7 +104,7 @@ class Digits(metareg.Benchmark):
 
     def sample(self, split, n_tasks, generator):
         c = self.config
-        return self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator, domain="digits")
+        return self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator)
 
 
 @metareg.hookimpl

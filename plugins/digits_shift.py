@@ -106,10 +106,6 @@ class DigitsShift(Digits):
         #: the indices (into scikit-learn's digits) whose transformed images make the pool, for the split checks
         self.pool_indices = sorted(i for idx in pool_source.values() for i in idx)
 
-    def sample(self, split, n_tasks, generator):
-        batch = super().sample(split, n_tasks, generator)
-        batch.domain = "target" if split == "test" else "source"
-        return batch
 
     def target_pool(self, n, generator):
         return self._pool[torch.randint(len(self._pool), (n,), generator=generator)]

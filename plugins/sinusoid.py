@@ -70,7 +70,7 @@ class Sinusoid(metareg.Benchmark):
         x = self._uniform((n_tasks, c.k_shot + n_query, 1), c.x_min, c.x_max, generator)
         y = amplitude * torch.sin(x - phase)
         k = c.k_shot
-        return TaskBatch(x[:, :k], y[:, :k], x[:, k:], y[:, k:], domain="sinusoid")
+        return TaskBatch(x[:, :k], y[:, :k], x[:, k:], y[:, k:])
 
 
 @metareg.hookimpl

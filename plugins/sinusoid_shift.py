@@ -51,7 +51,7 @@ class SinusoidShift(Sinusoid):
         x = self._uniform((n_tasks, c.k_shot + c.eval_query, 1), c.target_x_min, c.target_x_max, generator)
         y = amplitude * torch.sin(x - phase)
         k = c.k_shot
-        return TaskBatch(x[:, :k], y[:, :k], x[:, k:], y[:, k:], domain="target")
+        return TaskBatch(x[:, :k], y[:, :k], x[:, k:], y[:, k:])
 
     def target_pool(self, n, generator):
         return self._uniform((n, 1), self.config.target_x_min, self.config.target_x_max, generator)

@@ -141,7 +141,7 @@ def test_augmentation_reads_only_the_support_set(fitted):
     benchmark, gen = fitted
     batch = benchmark.sample("test", 2, torch.Generator().manual_seed(3))
     poisoned = TaskBatch(batch.support_x, batch.support_y, torch.full_like(batch.query_x, float("nan")),
-                         torch.randint_like(batch.query_y, 0, 5), domain=batch.domain)
+                         torch.randint_like(batch.query_y, 0, 5))
     for split in ("train", "test"):
         gen._rngs.clear()
         clean = gen.augment(batch, split=split)

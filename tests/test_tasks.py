@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from metareg.toolkit.tasks import ClassPool, split_items, torch_generator
+from metareg import ClassPool, split_items, torch_generator
 from metareg_plugins.digits import Digits
 from metareg_plugins.sinusoid import Sinusoid
 
@@ -38,6 +38,24 @@ def test_support_and_query_of_an_episode_are_different_images():
             classes = {int(v) // 100 for v in batch.support_x[t][batch.support_y[t] == label].flatten()}
             classes |= {int(v) // 100 for v in batch.query_x[t][batch.query_y[t] == label].flatten()}
             assert len(classes) == 1
+
+
+def test_a_lazy_pool_draws_the_episodes_of_a_pool_in_memory_and_loads_only_what_they_use():
+    images = {c: torch.arange(30.0).view(10, 3) + 100 * c for c in range(5)}
+    loaded = []
+
+    def load(items):
+        loaded.append(len(items))
+        return torch.stack([images[c][i] for c, i in items])
+
+    lazy = ClassPool({c: [(c, i) for i in range(10)] for c in images}, load=load)
+    eager = ClassPool(images)
+    a = lazy.episodes(4, 3, 2, 3, torch_generator(7))
+    b = eager.episodes(4, 3, 2, 3, torch_generator(7))
+    for x, y in ((a.support_x, b.support_x), (a.support_y, b.support_y), (a.query_x, b.query_x),
+                 (a.query_y, b.query_y)):
+        assert torch.equal(x, y)
+    assert loaded == [6, 9] * 4  # one call per task for its support set, one for its queries
 
 
 def test_split_items_is_disjoint_complete_and_seeded():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from typing import Callable, Literal, Mapping, Sequence
 
 import torch
 
@@ -48,7 +48,6 @@ class TaskBatch:
     support_y: torch.Tensor
     query_x: torch.Tensor
     query_y: torch.Tensor
-    domain: str = "source"
     support_weight: torch.Tensor | None = None
 
     def __len__(self) -> int:
@@ -118,17 +117,36 @@ def split_items(items: Sequence, fractions: Sequence[float], seed: int) -> list[
     return parts
 
 
+def split_domains(source: Sequence, target: Sequence, val_fraction: float, pool_fraction: float,
+                  seed: int) -> dict[str, list]:
+    """The classes of a shift benchmark with a source and a target domain (Omniglot's background and evaluation
+    alphabets, one font style and another): train and val classes from ``source``, test and unlabelled-pool
+    classes from ``target`` (``pool_fraction`` of them in the pool, so the pool never holds a test class).
+
+    One function for every such benchmark, so that a seed cuts the same classes wherever the rule is the same.
+    """
+    train, val = split_items(source, [1 - val_fraction, val_fraction], seed)
+    pool, test = split_items(target, [pool_fraction, 1 - pool_fraction], seed + 1)
+    return {"train": train, "val": val, "test": test, "pool": pool}
+
+
 class ClassPool:
-    """Inputs grouped by class, from which N-way K-shot episodes are drawn.
+    """Samples grouped by class, from which N-way K-shot episodes are drawn.
 
     Labels inside an episode are 0..N-1 in a random order per episode, so no learner can memorise class identities.
+    A class's samples are a tensor ``[n, *shape]`` held in memory, or, with ``load``, a sequence of items (image
+    files, say) that ``load(items) -> [len(items), *shape]`` turns into inputs, called once for each task's support
+    set and once for its queries: only the samples an episode uses are ever loaded. The draw is the same either
+    way, so a seed gives the same episode from files as from tensors.
     """
 
-    def __init__(self, by_class: Mapping[object, torch.Tensor]):
+    def __init__(self, by_class: Mapping[object, torch.Tensor | Sequence],
+                 load: Callable[[list], torch.Tensor] | None = None):
         if not by_class:
             raise ValueError("a ClassPool needs at least one class")
         self.classes = list(by_class)
         self.by_class = dict(by_class)
+        self.load = load
 
     def __len__(self) -> int:
         return len(self.classes)
@@ -136,9 +154,8 @@ class ClassPool:
     def smallest_class(self) -> int:
         return min(len(v) for v in self.by_class.values())
 
-    def episodes(
-        self, n_tasks: int, n_way: int, k_shot: int, n_query: int, generator: torch.Generator, domain: str = "source"
-    ) -> TaskBatch:
+    def episodes(self, n_tasks: int, n_way: int, k_shot: int, n_query: int, generator: torch.Generator) -> TaskBatch:
+        """``n_tasks`` episodes of ``n_way`` classes with ``k_shot`` support and ``n_query`` query samples each."""
         if n_way > len(self.classes):
             raise ValueError(f"{n_way}-way episodes need {n_way} classes; this split has {len(self.classes)}")
         per_class = k_shot + n_query
@@ -147,17 +164,25 @@ class ClassPool:
                 f"{k_shot}-shot episodes with {n_query} queries need {per_class} samples per class; "
                 f"the smallest class of this split has {self.smallest_class()}"
             )
-        sx, sy, qx, qy = [], [], [], []
+        sx, qx = [], []
         for _ in range(n_tasks):
             chosen = torch.randperm(len(self.classes), generator=generator)[:n_way].tolist()
-            xs_s, xs_q = [], []
-            for label, ci in enumerate(chosen):
+            support, query = [], []
+            for ci in chosen:
                 data = self.by_class[self.classes[ci]]
                 pick = torch.randperm(len(data), generator=generator)[:per_class]
-                xs_s.append(data[pick[:k_shot]])
-                xs_q.append(data[pick[k_shot:]])
-            sx.append(torch.cat(xs_s))
-            qx.append(torch.cat(xs_q))
-            sy.append(torch.arange(n_way).repeat_interleave(k_shot))
-            qy.append(torch.arange(n_way).repeat_interleave(n_query))
-        return TaskBatch(torch.stack(sx), torch.stack(sy), torch.stack(qx), torch.stack(qy), domain=domain)
+                support.append(self._take(data, pick[:k_shot]))
+                query.append(self._take(data, pick[k_shot:]))
+            sx.append(self._inputs(support))
+            qx.append(self._inputs(query))
+        sy = torch.arange(n_way).repeat_interleave(k_shot).expand(n_tasks, -1).contiguous()
+        qy = torch.arange(n_way).repeat_interleave(n_query).expand(n_tasks, -1).contiguous()
+        return TaskBatch(torch.stack(sx), sy, torch.stack(qx), qy)
+
+    def _take(self, data, pick: torch.Tensor):
+        return [data[i] for i in pick.tolist()] if self.load is not None else data[pick]
+
+    def _inputs(self, per_class: list):
+        if self.load is not None:
+            return self.load([item for items in per_class for item in items])
+        return torch.cat(per_class)

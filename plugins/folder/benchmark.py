@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 import metareg
-from metareg import POOL_REGIMES, TaskSpec, split_items
-from metareg_plugins.folder.images import FilePool, ImageCache
+from metareg import POOL_REGIMES, ClassPool, TaskSpec, split_items
+from metareg_plugins.folder.images import ImageCache
 from metareg_plugins.folder.layouts import (EXAMPLES, LAYOUT_POOLS, LAYOUTS, layout_error, name_list,
                                             scan_miniimagenet, scan_office, scan_omniglot)
 
@@ -140,18 +140,18 @@ class Folder(metareg.Benchmark):
             parts["pool"] = {k: v for k, v in parts["pool"].items() if k in parts["train"]}
         self.indices = {split: {k: list(v) for k, v in by_class.items()} for split, by_class in parts.items()}
         self.pool_files = [f for files in parts["pool"].values() for f in files]
-        self.pools = {split: FilePool(parts[split], self.load) for split in ("train", "val", "test")}
-        for split, pool in self.pools.items():
-            if len(pool) < c.n_way:
+        for split in ("train", "val", "test"):
+            if len(parts[split]) < c.n_way:
                 raise metareg.ConfigError(
-                    f"benchmark.folder: the {split} split of {str(path)!r} has {len(pool)} usable classes, fewer "
-                    f"than n_way={c.n_way}; lower n_way (or n_query), or change the split fractions or domains"
+                    f"benchmark.folder: the {split} split of {str(path)!r} has {len(parts[split])} usable classes, "
+                    f"fewer than n_way={c.n_way}; lower n_way (or n_query), or change the split fractions or domains"
                 )
             first = next(iter(parts[split].values()))[0]
             try:
                 self.load.decode(first)
             except Exception as exc:
                 raise metareg.ConfigError(f"benchmark.folder: cannot read image {str(first)!r}: {exc}") from None
+        self.pools = {split: ClassPool(parts[split], load=self.load) for split in ("train", "val", "test")}
         self.spec = TaskSpec("classification", (channels, image_size, image_size), c.n_way, c.k_shot, c.n_query,
                              n_way=c.n_way)
 
@@ -247,10 +247,9 @@ class Folder(metareg.Benchmark):
             if len(group) < 2:
                 raise layout_error(path, "omniglot", f"the {what} alphabets have {len(group)} characters; at least "
                                                       f"2 are needed to split them")
-        train, val = split_items(sorted(src), [1 - c.val_fraction, c.val_fraction], c.split_seed)
-        pool, test = split_items(sorted(tgt), [c.pool_fraction, 1 - c.pool_fraction], c.split_seed + 1)
-        return {"train": {k: src[k] for k in train}, "val": {k: src[k] for k in val},
-                "test": {k: tgt[k] for k in test}, "pool": {k: tgt[k] for k in pool}}
+        parts = metareg.split_domains(sorted(src), sorted(tgt), c.val_fraction, c.pool_fraction, c.split_seed)
+        files = {**src, **tgt}  # the alphabets of the two groups differ, so no key is in both
+        return {split: {k: files[k] for k in keys} for split, keys in parts.items()}
 
     def _split_office(self, path: Path):
         c = self.config
@@ -309,8 +308,7 @@ class Folder(metareg.Benchmark):
         if split not in self.pools:
             raise ValueError(f"unknown split {split!r}; use train, val or test")
         c = self.config
-        domain = "target" if split == "test" and self.target else "source"
-        return self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator, domain=domain)
+        return self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator)
 
     def target_pool(self, n, generator):
         """``n`` unlabelled target-domain images (drawn with replacement) from the pool; never a test image."""

@@ -166,7 +166,7 @@ class GlyphWorld(metareg.Benchmark):
             self.class_counts = {n: len(self._eligible([n], None)) for n in self.source + self.target}
             self._need(source, 2, "the source scripts", "source_scripts")
             self._need(target, 2, "the target scripts", "target_scripts")
-            return splits.script_split(source, target, c.val_fraction, c.pool_fraction, c.split_seed)
+            return metareg.split_domains(source, target, c.val_fraction, c.pool_fraction, c.split_seed)
         both = self.source + self.target
         printed, handwritten = self._eligible(both, False), self._eligible(both, True)
         self.class_counts = {n: len(self._eligible([n], False)) for n in both}
@@ -235,8 +235,7 @@ class GlyphWorld(metareg.Benchmark):
         if split not in self.pools:
             raise ValueError(f"unknown split {split!r}; use train, val or test")
         c = self.config
-        domain = "target" if split == "test" else "source"
-        batch = self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator, domain=domain)
+        batch = self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator)
         return dataclasses.replace(batch, support_x=_unit(batch.support_x), query_x=_unit(batch.query_x))
 
     def target_pool(self, n: int, generator: torch.Generator) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""The class splits of the two kinds of domain; pure functions of class lists and a seed, so they are easy to pin.
+"""The class split of the style domains; a pure function of class lists and a seed, so it is easy to pin. The script
+domains split with ``metareg.split_domains``, as glyphs' and folder's Omniglot do.
 
 Both kinds hold a set of classes out of training for the unlabelled pool's ``disjoint`` regime whichever regime is
 chosen, so a ``shared`` and a ``disjoint`` run train, validate and test on the very same classes and differ only in
@@ -8,15 +9,6 @@ episodes: ``pool`` is a pool-only setting).
 from __future__ import annotations
 
 from metareg import split_items
-
-
-def script_split(source: list[int], target: list[int], val_fraction: float, pool_fraction: float,
-                 seed: int) -> dict[str, list[int]]:
-    """Omniglot's background / evaluation alphabets: train and val classes from the source scripts, test and pool
-    classes from the target scripts (``pool_fraction`` of them in the pool)."""
-    train, val = split_items(source, [1 - val_fraction, val_fraction], seed)
-    pool, test = split_items(target, [pool_fraction, 1 - pool_fraction], seed + 1)
-    return {"train": train, "val": val, "test": test, "pool": pool}
 
 
 def style_split(printed: list[int], handwritten: list[int], val_fraction: float, test_fraction: float,

@@ -151,9 +151,7 @@ class Glyphs(metareg.Benchmark):
         if target:
             self._need(src, 2, f"source alphabet(s) {c.source}")
             self._need(tgt, 2, f"target alphabet(s) {c.target}")
-            train, val = split_items(src, [1 - c.val_fraction, c.val_fraction], c.split_seed)
-            pool, test = split_items(tgt, [c.pool_fraction, 1 - c.pool_fraction], c.split_seed + 1)
-            parts = {"train": train, "val": val, "test": test, "pool": pool}
+            parts = metareg.split_domains(src, tgt, c.val_fraction, c.pool_fraction, c.split_seed)
         else:
             self._need(src, 3, f"alphabet(s) {c.source}")
             test_fraction = 0.2
@@ -196,8 +194,7 @@ class Glyphs(metareg.Benchmark):
         if split not in self.pools:
             raise ValueError(f"unknown split {split!r}; use train, val or test")
         c = self.config
-        domain = "target" if split == "test" and self.target else "source"
-        return self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator, domain=domain)
+        return self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator)
 
     def target_pool(self, n, generator):
         """``n`` unlabelled images (with replacement) of the pool classes of the target alphabets; never test ones."""

@@ -58,8 +58,7 @@ class ProbeClassification(Benchmark):
         labels = torch.arange(s.n_way).view(1, -1, 1).expand(n_tasks, -1, per_class)
         k = s.k_shot
         flat = lambda t: t.flatten(1, 2)  # noqa: E731  [T, N, K, ...] -> [T, N*K, ...]
-        return TaskBatch(flat(x[:, :, :k]), flat(labels[:, :, :k]), flat(x[:, :, k:]), flat(labels[:, :, k:]),
-                         domain="probe")
+        return TaskBatch(flat(x[:, :, :k]), flat(labels[:, :, :k]), flat(x[:, :, k:]), flat(labels[:, :, k:]),)
 
     def target_pool(self, n, generator):
         return 1.0 + 2.0 * torch.randn((n, *self.spec.input_shape), generator=generator)
@@ -83,7 +82,7 @@ class ProbeRegression(Benchmark):
         x = -3.0 + 6.0 * torch.rand((n_tasks, s.k_shot + s.n_query, 1), generator=generator)
         y = a * torch.sin(x + b)
         k = s.k_shot
-        return TaskBatch(x[:, :k], y[:, :k], x[:, k:], y[:, k:], domain="probe")
+        return TaskBatch(x[:, :k], y[:, :k], x[:, k:], y[:, k:])
 
 
 def probe_benchmark(kind: str, input_shape: tuple[int, ...] | None = None) -> Benchmark:

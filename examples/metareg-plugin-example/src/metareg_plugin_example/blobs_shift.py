@@ -114,8 +114,7 @@ class BlobsShift(metareg.Benchmark):
         labels = torch.arange(c.n_way).view(1, -1, 1).expand(n_tasks, -1, c.k_shot + c.n_query)
         k = c.k_shot
         return TaskBatch(x[:, :, :k].flatten(1, 2), labels[:, :, :k].flatten(1, 2),
-                         x[:, :, k:].flatten(1, 2), labels[:, :, k:].flatten(1, 2),
-                         domain="target" if split == "test" else "source")
+                         x[:, :, k:].flatten(1, 2), labels[:, :, k:].flatten(1, 2))
 
     def target_pool(self, n, generator):
         test = self.classes["test"]
