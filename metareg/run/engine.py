@@ -164,36 +164,13 @@ class Run:
             batch = self._batch("train", t.meta_batch_size, train_gen)
             if chunk is None:
                 chunk = self._chunk(batch, params, progress)
-            adv_out = {}
-
-            def adversary_loss():
-                # computed after the (first chunk's) meta-loss, as before chunking existed: the same random order
-                if self.adversary is None:
-                    return None
-                adv_out["adv"] = self._adversary_loss(batch, target_gen, (it - 1) / max(1, t.meta_iterations - 1))
-                return adv_out["adv"].loss
-
-            optimiser.zero_grad(set_to_none=True)
-            out = meta_backward(self.learner, batch, params, chunk, t.grad_clip, t.grad_clip_max, adversary_loss)
-            metrics = dict(out.metrics)
-            if "adv" in adv_out:
-                adv = adv_out["adv"]
-                metrics.update({f"adversary_{k}": v for k, v in adv.metrics.items()})
-                metrics["adversary_loss"] = adv.loss.detach()
-            optimiser.step()
-            running += out.loss.detach()
+            loss, metrics = self._meta_step(batch, params, chunk, optimiser, target_gen,
+                                            (it - 1) / max(1, t.meta_iterations - 1))
+            running += loss
             for k, v in metrics.items():
                 extra[k] = extra.get(k, 0) + v.detach().float()
             if it % LOG_EVERY == 0 or it == t.meta_iterations:
-                n = LOG_EVERY if it % LOG_EVERY == 0 else it % LOG_EVERY
-                mean_loss = running.item() / n
-                if not math.isfinite(mean_loss):
-                    raise FloatingPointError(f"meta-training loss became {mean_loss} by iteration {it}")
-                # a surrogate's value means nothing (Reptile's is 0 at every step): logged under its own key, so no
-                # board plots it as a meta-training loss
-                loss_key = "surrogate_loss" if getattr(type(self.learner), "surrogate_loss", False) else "train_loss"
-                entry = {"iteration": it, loss_key: mean_loss}
-                entry.update({k: float(v) / n for k, v in extra.items()})
+                entry = self._logged_entry(it, running, extra, LOG_EVERY if it % LOG_EVERY == 0 else it % LOG_EVERY)
                 running.zero_()
                 extra.clear()
                 if t.val_every and (it % t.val_every == 0 or it == t.meta_iterations):
@@ -215,6 +192,43 @@ class Run:
         bar.close()
         if best_state is not None:
             self._load_state(best_state)
+
+    def _meta_step(self, batch: TaskBatch, params, chunk, optimiser, target_gen: torch.Generator,
+                   fraction: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One outer update on ``batch``: the meta-loss's backward (in chunks of tasks), the adversary's loss at
+        ``fraction`` of training, one optimiser step; the loss and the metrics, left on the device."""
+        t = self.cfg.train
+        adv_out = {}
+
+        def adversary_loss():
+            # computed after the (first chunk's) meta-loss, as before chunking existed: the same random order
+            if self.adversary is None:
+                return None
+            adv_out["adv"] = self._adversary_loss(batch, target_gen, fraction)
+            return adv_out["adv"].loss
+
+        optimiser.zero_grad(set_to_none=True)
+        out = meta_backward(self.learner, batch, params, chunk, t.grad_clip, t.grad_clip_max, adversary_loss)
+        metrics = dict(out.metrics)
+        if "adv" in adv_out:
+            adv = adv_out["adv"]
+            metrics.update({f"adversary_{k}": v for k, v in adv.metrics.items()})
+            metrics["adversary_loss"] = adv.loss.detach()
+        optimiser.step()
+        return out.loss.detach(), metrics
+
+    def _logged_entry(self, it: int, running: torch.Tensor, extra: dict[str, torch.Tensor], n: int) -> dict:
+        """The history entry after update ``it``: the means over its last ``n`` updates, brought to the host once.
+        A non-finite loss ends the run."""
+        mean_loss = running.item() / n
+        if not math.isfinite(mean_loss):
+            raise FloatingPointError(f"meta-training loss became {mean_loss} by iteration {it}")
+        # a surrogate's value means nothing (Reptile's is 0 at every step): logged under its own key, so no board
+        # plots it as a meta-training loss
+        loss_key = "surrogate_loss" if getattr(type(self.learner), "surrogate_loss", False) else "train_loss"
+        entry = {"iteration": it, loss_key: mean_loss}
+        entry.update({k: float(v) / n for k, v in extra.items()})
+        return entry
 
     def _checkpoint(self, it, optimiser, best_score, best_state, history, chunk, **generators) -> dict:
         """Everything the rest of the run depends on, after update ``it`` (``metareg.run.checkpoints``)."""

@@ -27,6 +27,28 @@ def _alphabet_list(value: str, key: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _domains(c) -> tuple[list[str], list[str]]:
+    """The source and target alphabets a config names; no target (``none``, or the source again) is no shift."""
+    source = _alphabet_list(c.source, "source")
+    target = _alphabet_list(c.target, "target")
+    if not source:
+        raise metareg.ConfigError("benchmark.glyphs.source: name at least one alphabet, e.g. source=latin")
+    if target == source:
+        target = []
+    if set(source) & set(target):
+        raise metareg.ConfigError(
+            f"benchmark.glyphs: alphabet(s) {', '.join(sorted(set(source) & set(target)))} are both source and "
+            f"target; the target domain must be other alphabets (or target=none for no domain shift)"
+        )
+    return source, target
+
+
+def _class_rows(codes: np.ndarray) -> dict[int, range]:
+    """Each class's rows: the rendered rows are sorted by code, so each class is a contiguous range."""
+    bounds = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist(), len(codes)] if len(codes) else [0]
+    return {int(codes[lo]): range(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])}
+
+
 class Glyphs(metareg.Benchmark):
     """Characters rendered from installed fonts; alphabets are domains, characters classes, fonts the "drawers".
 
@@ -112,29 +134,14 @@ class Glyphs(metareg.Benchmark):
     def __init__(self, config):
         super().__init__(config)
         c = config
-        source = _alphabet_list(c.source, "source")
-        target = _alphabet_list(c.target, "target")
-        if not source:
-            raise metareg.ConfigError("benchmark.glyphs.source: name at least one alphabet, e.g. source=latin")
-        if target == source:
-            target = []
-        if set(source) & set(target):
-            raise metareg.ConfigError(
-                f"benchmark.glyphs: alphabet(s) {', '.join(sorted(set(source) & set(target)))} are both source and "
-                f"target; the target domain must be other alphabets (or target=none for no domain shift)"
-            )
-        self.source, self.target = source, target
+        self.source, self.target = source, target = _domains(c)
         alphabets = {a: ALPHABETS[a] for a in source + target}
         fonts = font_files(c)
         data, self.cache_file, self.from_cache = load_or_render(fonts, alphabets, c)
         self.images = torch.from_numpy(data["images"]).float().div_(255).unsqueeze(1)  # [N, 1, S, S]
         self.codes = data["code"]
         self.font_names = [str(f) for f in data["fonts"]]
-        codes = self.codes
-        rows: dict[int, range] = {}  # rows are sorted by code, so each class is a contiguous range
-        bounds = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist(), len(codes)] if len(codes) else [0]
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            rows[int(codes[lo])] = range(lo, hi)
+        rows = _class_rows(self.codes)
         self.fonts_by_class = {code: sorted({self.font_names[f] for f in data["font"][r.start:r.stop]})
                                for code, r in rows.items()}
 

@@ -18,18 +18,11 @@ from metareg_plugins.glyphs.fonts import covered, is_placeholder
 RENDER_VERSION = 1
 
 
-def render_glyphs(fonts: list[Path], alphabets: dict[str, tuple[int, ...]], image_size: int, min_fonts: int,
-                  instances_per_font: int, jitter: tuple[float, float, float], seed: int) -> dict[str, np.ndarray]:
-    """Render every covered (character, font, instance) of ``alphabets``; characters need ``min_fonts`` fonts.
-
-    Returns arrays ``images`` [N, S, S] uint8, ``code``, ``font``, ``instance`` [N] (sorted by code, font,
-    instance), ``fonts`` (file names, indexed by ``font``) and ``placeholders`` ("font:alphabet" found by rendering).
-    """
-    from metareg import seed_hash
-
-    canvas = image_size * SUPERSAMPLE
-    codes = sorted({c for cs in alphabets.values() for c in cs})
-    base: dict[int, dict[int, np.ndarray]] = {}  # font index -> code -> unjittered canvas glyph
+def _base_glyphs(fonts: list[Path], alphabets: dict[str, tuple[int, ...]], codes: list[int],
+                 canvas: int) -> tuple[dict[int, dict[int, np.ndarray]], list[str]]:
+    """Each usable font's unjittered canvas glyphs (font index -> code -> image), and the "font:alphabet" pairs
+    left out because the font draws that alphabet as placeholder boxes."""
+    base: dict[int, dict[int, np.ndarray]] = {}
     placeholders = []
     seen: set[tuple[str, str]] = set()
     for fi, path in enumerate(fonts):
@@ -47,6 +40,20 @@ def render_glyphs(fonts: list[Path], alphabets: dict[str, tuple[int, ...]], imag
                     del glyphs[c]
         if glyphs:
             base[fi] = glyphs
+    return base, placeholders
+
+
+def render_glyphs(fonts: list[Path], alphabets: dict[str, tuple[int, ...]], image_size: int, min_fonts: int,
+                  instances_per_font: int, jitter: tuple[float, float, float], seed: int) -> dict[str, np.ndarray]:
+    """Render every covered (character, font, instance) of ``alphabets``; characters need ``min_fonts`` fonts.
+
+    Returns arrays ``images`` [N, S, S] uint8, ``code``, ``font``, ``instance`` [N] (sorted by code, font,
+    instance), ``fonts`` (file names, indexed by ``font``) and ``placeholders`` ("font:alphabet" found by rendering).
+    """
+    from metareg import seed_hash
+
+    codes = sorted({c for cs in alphabets.values() for c in cs})
+    base, placeholders = _base_glyphs(fonts, alphabets, codes, image_size * SUPERSAMPLE)
     count = {c: sum(c in g for g in base.values()) for c in codes}
     classes = [c for c in codes if count[c] >= min_fonts]
     rows = [(c, fi) for fi, glyphs in base.items() for c in classes if c in glyphs]
