@@ -29,13 +29,13 @@ from pathlib import Path
 
 import torch
 
-from metareg.run.config import parse_overrides, part_config, resolve
 from metareg.errors import ConfigError
-from metareg.toolkit.generative_metrics import (classification_accuracy_score, correct, frechet_distance, predict_features,
-                                        save_image_grid, train_classifier)
 from metareg.host.registry import Registry
-from metareg.toolkit.stats import mean_ci95
+from metareg.run.config import parse_overrides, part_config, resolve
 from metareg.store.database import Store
+from metareg.toolkit.generative_metrics import (classification_accuracy_score, correct, frechet_distance,
+                                                predict_features, save_image_grid, train_classifier)
+from metareg.toolkit.stats import mean_ci95
 from metareg.toolkit.tasks import split_items, torch_generator
 
 

@@ -87,8 +87,8 @@ if pytest is not None:
 
     @pytest.fixture
     def metareg_registry():
-        """An empty ``metareg.host.registry.Registry`` (no entry points loaded): ``add_plugin(module, name)`` registers a
-        module of hook implementations, ``get(family, name)`` looks a part up as a run would."""
+        """An empty ``metareg.Registry`` (no entry points loaded): ``add_plugin(module, name)`` registers a module of
+        hook implementations, ``get(family, name)`` looks a part up as a run would."""
         from metareg.host.registry import Registry
 
         return Registry()

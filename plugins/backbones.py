@@ -120,7 +120,8 @@ class Conv4(metareg.Backbone):
 
     def task_layers(self):
         """The layers in the order ``forward`` applies them (then a flatten), so a learner can run every task at
-        once with its own weights (``metareg.adapt_tasks`` under ``vectorize=grouped``); ``None`` with a context (FiLM)."""
+        once with its own weights (``metareg.adapt_tasks`` under ``vectorize=grouped``); ``None`` with a context
+        (FiLM)."""
         if self.film is not None:
             return None
         return [(f"blocks.{i}.{j}", layer) for i, block in enumerate(self.blocks) for j, layer in enumerate(block)]

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
+from metareg.host.registry import Registry
 from metareg.run.config import resolve
 from metareg.run.engine import Run
-from metareg.host.registry import Registry
 from metareg.store.database import Store
 
 REGISTRY = Registry.load(warn=False)

@@ -8,9 +8,9 @@ from unittest import mock
 import pytest
 import torch
 
+from metareg.host.registry import Registry
 from metareg.run import memory_budget
 from metareg.run.chunking import meta_backward
-from metareg.host.registry import Registry
 from metareg.testing import tiny_batch
 
 REGISTRY = Registry.load(warn=False)

@@ -5,11 +5,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from metareg.errors import IncompatibleError
+from metareg.grid.expand import Block, expand
 from metareg.run.compatibility import context_problem, target_problem, task_kind_problem
 from metareg.run.config import parse_overrides, resolve
 from metareg.run.engine import Run
-from metareg.errors import IncompatibleError
-from metareg.grid.expand import Block, expand
 
 from conftest import TINY
 

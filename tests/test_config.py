@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from metareg.run.config import config_hash, load_yaml, parse_overrides, resolve
 from metareg.errors import ConfigError, IncompatibleError
+from metareg.run.config import config_hash, load_yaml, parse_overrides, resolve
 
 
 def test_benchmark_and_learner_presets_then_user_overrides(registry):

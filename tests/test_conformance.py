@@ -18,11 +18,11 @@ import torch.nn.functional as F
 from torch import nn
 
 import metareg
+from metareg.errors import UnknownPartError
 from metareg.host.conformance import check_class, check_plugin
 from metareg.host.conformance.probes import ProbeBackbone, ProbeClassification, ProbeRegression
 from metareg.host.conformance.run import SUITES
 from metareg.host.contracts import check_part
-from metareg.errors import UnknownPartError
 from metareg.host.registry import Registry
 
 #: glyphs renders fonts into a cache: two alphabets at 16 px keep that to a second (parts that train declare their

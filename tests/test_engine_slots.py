@@ -12,10 +12,10 @@ import pytest
 import torch
 
 import metareg
-from metareg.run.config import resolve
-from metareg.run.engine import Run
 from metareg.errors import IncompatibleError
 from metareg.host.registry import Registry
+from metareg.run.config import resolve
+from metareg.run.engine import Run
 from metareg.toolkit.tasks import TaskBatch, TaskSpec
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 import metareg
-from metareg.run.config import resolve
 from metareg.host.contracts.generator import call_accepted
-from metareg.run.engine import Run
 from metareg.host.registry import Registry
+from metareg.run.config import resolve
+from metareg.run.engine import Run
 from metareg.store.database import Store
 
 from test_engine_slots import TINY, ShiftedBlobs

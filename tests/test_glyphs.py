@@ -12,8 +12,8 @@ import metareg  # noqa: E402
 from metareg.toolkit.tasks import torch_generator  # noqa: E402
 from metareg_plugins.glyphs import fonts as glyph_fonts  # noqa: E402
 from metareg_plugins.glyphs import render as glyph_render  # noqa: E402
-from metareg_plugins.glyphs.draw import draw  # noqa: E402
 from metareg_plugins.glyphs import ALPHABETS, Glyphs  # noqa: E402
+from metareg_plugins.glyphs.draw import draw  # noqa: E402
 
 #: small and fast: 16 px, two alphabets, two images per (character, font)
 SMALL = dict(source="latin", target="greek", image_size=16, instances_per_font=2, n_query=5)

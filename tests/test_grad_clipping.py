@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from metareg.run.clipping import backward_clipped, check_clip
 from metareg.errors import ConfigError
+from metareg.run.clipping import backward_clipped, check_clip
 from metareg.store.database import Store
 
 

@@ -11,8 +11,8 @@ import random
 import pytest
 
 from metareg.board.build import build_board, pool
-from metareg.toolkit.stats import Estimate, mean_ci95
 from metareg.store.database import Store
+from metareg.toolkit.stats import Estimate, mean_ci95
 
 from conftest import TINY
 

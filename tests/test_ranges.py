@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 import metareg
-from metareg.run.config import RunSection, TrainSection
 from metareg.errors import ConfigError
 from metareg.host.ranges import Choice, Range, check_ranges, violation
+from metareg.run.config import RunSection, TrainSection
 
 NAN, INF = float("nan"), float("inf")
 

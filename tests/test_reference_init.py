@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from metareg.run.config import resolve
 from metareg.errors import ConfigError
+from metareg.run.config import resolve
 from metareg.toolkit.tasks import TaskBatch, TaskSpec
 from metareg_plugins.backbones import MLP, Conv4
 from metareg_plugins.cavia import CAVIA

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from metareg.grid import executors
 from metareg.errors import ConfigError
+from metareg.grid import executors
 from metareg.grid.executors import ProcessExecutor, SerialExecutor, make_executor
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from metareg.run.config import parse_overrides
 from metareg.errors import ConfigError, MetaregError
 from metareg.grid.expand import Block, expand, parse_list, parse_seeds
-from metareg.store.database import Store
 from metareg.grid.suites import available_suites, load_suite
+from metareg.run.config import parse_overrides
+from metareg.store.database import Store
 
 from conftest import TINY, json_lines
 
@@ -179,7 +179,7 @@ def test_an_install_without_the_shipped_suites_says_to_reinstall(monkeypatch):
 
 
 def test_every_cell_state_has_its_summary_word_and_its_progress_line():
-    """The states are declared once (``metareg.grid.cell_states``); a new one must come with the words that report it."""
+    """The states are declared once (``metareg.grid.cell_states``); a new one comes with the words that report it."""
     from metareg.grid import cell_states
     from metareg.grid.progress import describe
     from metareg.grid.runner import CellReport

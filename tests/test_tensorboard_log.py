@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from metareg.run.config import resolve
 from metareg.host.conformance import check_plugin, check_registry
+from metareg.host.registry import Registry
+from metareg.run.config import resolve
 from metareg.run.engine import Run
 from metareg.run.record import RunResult
-from metareg.host.registry import Registry
 from metareg_plugins import tensorboard_log
 
 REGISTRY = Registry.load(warn=False)

@@ -84,8 +84,8 @@ def engine_parity(ctx: Context) -> Outcome:
 
 
 def pinned_transfer(ctx: Context) -> Outcome:
-    """``metareg.toolkit.transfer.to_device`` copies episodes without waiting for the GPU's queued work: measured as the host
-    time of the copy call while a long kernel runs, against a plain pageable ``.to(device)``."""
+    """``metareg.toolkit.transfer.to_device`` copies episodes without waiting for the GPU's queued work: measured as
+    the host time of the copy call while a long kernel runs, against a plain pageable ``.to(device)``."""
     import torch
 
     from metareg.toolkit.transfer import to_device

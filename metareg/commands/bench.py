@@ -10,8 +10,8 @@ import argparse
 import json
 import sys
 
-from metareg.grid.cell_states import FAILED, FINISHED, INVALID, KEPT, RAN, REUSED_FAILED, SKIPPED, SUMMARY_WORDS
 from metareg.commands.common import load_registry
+from metareg.grid.cell_states import FAILED, FINISHED, INVALID, KEPT, RAN, REUSED_FAILED, SKIPPED, SUMMARY_WORDS
 
 NAME = "bench"
 

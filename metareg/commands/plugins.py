@@ -11,9 +11,9 @@ import argparse
 import json
 import sys
 
-from metareg.host import families
 from metareg.commands.common import load_registry
 from metareg.errors import ConfigError, UnknownPartError
+from metareg.host import families
 
 NAME = "plugins"
 

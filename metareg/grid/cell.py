@@ -17,9 +17,9 @@ from metareg.run.record import RunResult
 
 @dataclass
 class Outcome:
-    """``state`` (``metareg.grid.cell_states``): ``DONE`` or ``FAILED`` (a run happened; ``result`` says how, ``error`` why
-    it failed), ``SKIPPED`` (the parts cannot be combined: ``error`` says why) or ``INVALID`` (the user's config is
-    wrong for this cell).
+    """``state`` (``metareg.grid.cell_states``): ``DONE`` or ``FAILED`` (a run happened; ``result`` says how,
+    ``error`` why it failed), ``SKIPPED`` (the parts cannot be combined: ``error`` says why) or ``INVALID`` (the
+    user's config is wrong for this cell).
     ``committed`` is True when the worker wrote the outcome into the row its runner claimed (``metareg.run.record``);
     otherwise the runner commits it."""
 

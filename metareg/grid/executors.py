@@ -19,9 +19,9 @@ import threading
 import time
 from typing import Any
 
-from metareg.grid.cell_states import FAILED
 from metareg.errors import ConfigError
 from metareg.grid.cell import Outcome, execute_cell
+from metareg.grid.cell_states import FAILED
 
 Key = Any
 

@@ -17,10 +17,10 @@ from typing import Any, Iterable, Sequence
 
 from omegaconf import DictConfig
 
-from metareg.host import families
-from metareg.run.config import Selection, Setting, config_hash, resolve
 from metareg.errors import ConfigError, IncompatibleError
+from metareg.host import families
 from metareg.host.registry import Registry
+from metareg.run.config import Selection, Setting, config_hash, resolve
 
 #: every axis a block may list: the part axes (``families.GRID_ORDER``) and the seeds
 AXES = families.GRID_ORDER + ("seeds",)

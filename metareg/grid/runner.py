@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from metareg.grid.cell_states import BUSY, INVALID, REUSED, REUSED_FAILED, SKIPPED
+from metareg.grid.expand import Plan, PlannedCell
 from metareg.run import record
 from metareg.run.config import to_container
 from metareg.run.record import RunResult, versions
-from metareg.grid.expand import Plan, PlannedCell
 from metareg.store.database import HEARTBEAT_EVERY, RunRow, Store, owner_token
-
 
 
 @dataclass
@@ -113,9 +112,10 @@ class GridRunner:
         self.on_end(cell_report)
 
     def _claim(self, cell: PlannedCell, report: GridReport) -> int | None:
-        claim = self.store.claim(config_hash=cell.hash, parts=cell.parts, seed=cell.seed, device=str(cell.cfg.run.device),
-                                 config=to_container(cell.cfg), versions=versions(cell.selection), owner=self.owner,
-                                 rerun=self.rerun, retry_failed=self.retry_failed)
+        claim = self.store.claim(config_hash=cell.hash, parts=cell.parts, seed=cell.seed,
+                                 device=str(cell.cfg.run.device), config=to_container(cell.cfg),
+                                 versions=versions(cell.selection), owner=self.owner, rerun=self.rerun,
+                                 retry_failed=self.retry_failed)
         report.abandoned += claim.abandoned
         if claim.state == "claimed":
             return claim.run_id

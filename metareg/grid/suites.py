@@ -26,9 +26,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from metareg.run.config import _flatten, read_mapping
 from metareg.errors import ConfigError
 from metareg.grid.expand import AXES, Block, parse_list, parse_seeds
+from metareg.run.config import _flatten, read_mapping
 
 SUITE_KEYS = ("description", "settings", "grid")
 BLOCK_KEYS = AXES + ("settings",)

@@ -17,9 +17,9 @@ from typing import Iterable
 
 import pluggy
 
+from metareg.errors import ContractError, DuplicatePartError, PluginError, UnknownPartError
 from metareg.host import hookspecs
 from metareg.host.contracts.check import FAMILIES, check_part
-from metareg.errors import ContractError, DuplicatePartError, PluginError, UnknownPartError
 
 ENTRY_POINT_GROUP = "metareg"
 BUILTIN_DISTRIBUTION = "metareg"

@@ -23,9 +23,9 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from metareg.host.contracts.learner import LearnerOutput
 from metareg.run.clipping import (add_task_clipped, backward_clipped, clip_accumulated, require_task_losses,
                               set_task_clipped, trainable)
-from metareg.host.contracts.learner import LearnerOutput
 from metareg.toolkit.tasks import TaskBatch
 
 

@@ -29,12 +29,12 @@ from typing import Any, ClassVar, Iterable, Optional
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from metareg.host import families
-from metareg.run.clipping import check_clip
-from metareg.run.compatibility import task_kind_problem
 from metareg.errors import ConfigError, IncompatibleError
+from metareg.host import families
 from metareg.host.ranges import Range, check_ranges
 from metareg.host.registry import PartInfo, Registry
+from metareg.run.clipping import check_clip
+from metareg.run.compatibility import task_kind_problem
 
 
 
@@ -65,7 +65,7 @@ class TrainSection:
     test_tasks: int = 600  # the papers' protocol: mean and 95% CI over >= 600 test episodes
     eval_batch_size: int = 50  # tasks per batched evaluation step
     target_batch_size: int = 64  # unlabelled target inputs per outer update (adversaries only)
-    grad_clip: str = "none"  # none | value | norm | task_value: how the outer gradient is clipped (metareg.run.clipping)
+    grad_clip: str = "none"  # none | value | norm | task_value: how the outer gradient is clipped (run/clipping.py)
     grad_clip_max: float = 10.0  # the bound: per element (value, task_value) or of the global L2 norm (norm)
     task_chunk: Any = "auto"  # auto | N: tasks per backward pass (memory, not results: metareg.run.chunking)
     memory_budget: Any = "auto"  # auto | MiB: what task_chunk=auto keeps a meta-step's peak within

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from metareg import seed_hash
+from metareg_plugins.glyph_world.fonts import FontFile, covered, is_handwriting
 from metareg_plugins.glyphs import draw as glyph_draw
 from metareg_plugins.glyphs.fonts import is_placeholder
-from metareg_plugins.glyph_world.fonts import FontFile, covered, is_handwriting
 
 SUPERSAMPLE = glyph_draw.SUPERSAMPLE
 #: a character whose ink, in most faces, spans less than this fraction of the canvas (a full stop, a comma, a

@@ -21,10 +21,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from metareg_plugins.glyphs import draw as glyph_draw, render as glyph_render
-from metareg_plugins.glyphs.homoglyphs import duplicates
 from metareg_plugins.glyph_world import render
 from metareg_plugins.glyph_world.fonts import FontFile
+from metareg_plugins.glyphs import draw as glyph_draw, render as glyph_render
+from metareg_plugins.glyphs.homoglyphs import duplicates
 
 #: bump when the world's construction changes, so old cache files are not reused
 WORLD_VERSION = 1

@@ -11,10 +11,10 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from metareg.errors import IncompatibleError
 from metareg.host.conformance.clauses import Declined, Finding, Suite, expect
 from metareg.host.conformance.probes import PROBE_SHAPES, close, shape_of
 from metareg.host.conformance.settings import part_config
-from metareg.errors import IncompatibleError
 
 SUITE = Suite("backbone")
 SEED = 1234

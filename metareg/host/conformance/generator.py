@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import torch
 
+from metareg.errors import IncompatibleError
 from metareg.host.conformance.clauses import Declined, Finding, Suite, expect
 from metareg.host.conformance.probes import PROBE_SHAPES, poison_query_targets, probe_batch, probe_benchmark, probe_spec
 from metareg.host.conformance.settings import part_config
 from metareg.host.contracts.generator import call_accepted
-from metareg.errors import IncompatibleError
 from metareg.toolkit.tasks import TaskBatch
 
 SUITE = Suite("generator")

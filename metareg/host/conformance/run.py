@@ -11,8 +11,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from metareg.host.conformance.clauses import Clause, Finding, PartReport
 from metareg.errors import UnknownPartError
+from metareg.host.conformance.clauses import Clause, Finding, PartReport
 from metareg.host.families import NAMES
 
 #: family -> the module whose ``check(cls, overrides, report)`` runs that family's suite

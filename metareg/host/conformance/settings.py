@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from metareg.host.conformance.clauses import Broken
 from metareg.errors import ConfigError
+from metareg.host.conformance.clauses import Broken
 from metareg.host.ranges import check_ranges, declaration_problem
 
 

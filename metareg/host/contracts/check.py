@@ -5,12 +5,12 @@ import dataclasses
 import inspect
 import re
 
+from metareg.errors import ContractError
 from metareg.host.contracts.adversary import Adversary
 from metareg.host.contracts.backbone import Backbone
 from metareg.host.contracts.benchmark import Benchmark
 from metareg.host.contracts.generator import Generator
 from metareg.host.contracts.learner import MetaLearner
-from metareg.errors import ContractError
 from metareg.host.families import NAMES
 from metareg.host.ranges import declaration_problem
 
