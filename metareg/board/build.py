@@ -279,8 +279,7 @@ def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboa
             entry_for(to_container(cell.cfg), cell.parts).planned += 1
     done: dict[str, list] = {}
     for row in latest.values():
-        parts = {family: getattr(row, family) for family in families.NAMES}
-        entry = entry_for(row.config, parts)
+        entry = entry_for(row.config, row.parts)
         entry.failed += failures[row.config_hash]
         if row.status == "failed":
             entry.errors.append(row.error or "")

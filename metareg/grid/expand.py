@@ -120,7 +120,7 @@ class PlannedCell:
 
     @property
     def parts(self) -> dict[str, str | None]:
-        return {s: (getattr(self.selection, s).name if getattr(self.selection, s) else None) for s in families.NAMES}
+        return self.selection.parts()
 
     @property
     def seed(self) -> int:

@@ -147,6 +147,10 @@ class Selection:
     def items(self) -> list[tuple[str, PartInfo]]:
         return [(s, getattr(self, s)) for s in families.NAMES if getattr(self, s) is not None]
 
+    def parts(self) -> dict[str, str | None]:
+        """Each family's part name (``None`` for an optional family left out): what the store and the board key on."""
+        return {s: (getattr(self, s).name if getattr(self, s) else None) for s in families.NAMES}
+
 
 def resolve(
     registry: Registry,

@@ -17,7 +17,6 @@ import torch
 from omegaconf import DictConfig
 
 from metareg.errors import ConfigError, IncompatibleError
-from metareg.host import families
 from metareg.host.contracts.generator import call_accepted
 from metareg.host.registry import Registry
 from metareg.run import checkpoints, memory_budget, record
@@ -66,7 +65,7 @@ class Run:
         if every % LOG_EVERY:
             raise ConfigError(f"train.checkpoint_every must be a multiple of {LOG_EVERY} (the logging interval), or 0 "
                               f"to never checkpoint; got {every}")
-        self.parts = {s: (getattr(selection, s).name if getattr(selection, s) else None) for s in families.NAMES}
+        self.parts = selection.parts()
         torch.manual_seed(seed_hash(self.seed, "init"))
         self.benchmark = selection.benchmark.cls(part_config(cfg, "benchmark"))
         self.spec = self.benchmark.spec

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from metareg.host import families
 from metareg.run import checkpoints
 from metareg.run.config import Selection, to_container
 from metareg.run.files import checkpoint_path, model_path
@@ -56,8 +55,7 @@ class RunResult:
     @classmethod
     def from_row(cls, row) -> "RunResult":
         """A stored run (``metareg.store.database.RunRow``) as the record a fresh run gives."""
-        parts = {name: getattr(row, name) for name in families.NAMES}
-        return cls(row.config_hash, parts, row.seed, row.device or "", row.status, row.wall_time or 0.0,
+        return cls(row.config_hash, row.parts, row.seed, row.device or "", row.status, row.wall_time or 0.0,
                    row.metrics or {}, row.history or [], row.error, row.id)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from metareg.host import families
 from metareg.store.errors import make_folder, sqlite_errors
 from metareg.store.schema import check_file, prepare
 
@@ -117,6 +118,11 @@ class RunRow:
     history: list | None
     owner: str | None = None
     heartbeat_at: float | None = None
+
+    @property
+    def parts(self) -> dict[str, str | None]:
+        """Each family's part name, as a run's ``parts`` (the store's columns are the families)."""
+        return {name: getattr(self, name) for name in families.NAMES}
 
 
 class Store:
