@@ -60,6 +60,10 @@ class MAML(metareg.MetaLearner):
     def _strategy(self) -> str:
         return metareg.resolve_strategy(self.config.vectorize, self.backbone, next(self.parameters()).device)
 
+    def runs_in_threads(self) -> bool:
+        """Grouped adapts on autograd's tape alone (no ``torch.func``), so its chunks may run side by side."""
+        return self._strategy() == "grouped"
+
     def _adapted_outputs(self, batch, params, steps: int, first_order: bool) -> torch.Tensor:
         """Query outputs ``[T, Q, outputs]``, each task's network adapted with ``steps`` SGD steps on its support set."""
         strategy = self._strategy()

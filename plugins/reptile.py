@@ -80,6 +80,10 @@ class Reptile(metareg.MetaLearner):
     def _strategy(self) -> str:
         return metareg.resolve_strategy(self.config.vectorize, self.backbone, next(self.parameters()).device)
 
+    def runs_in_threads(self) -> bool:
+        """Grouped adapts on autograd's tape alone (no ``torch.func``), so its chunks may run side by side."""
+        return self._strategy() == "grouped"
+
     def adapted_weights(self, batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """φ_i for every task of ``batch`` (``{name: [tasks, *shape]}``, detached) and each task's loss before.
 

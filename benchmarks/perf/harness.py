@@ -142,8 +142,9 @@ def _run(options: Options) -> dict:
         options = dataclasses.replace(options, implementations=names,
                                       check_tasks=max(options.check_tasks, max(options.chunks) + 1))
     impls = {**IMPLEMENTATIONS, **extra, **options.extra}
-    impls["metareg-auto"] = dataclasses.replace(impls["metareg-auto"], build=functools.partial(
-        impls["metareg-auto"].build, budget=options.memory_budget))
+    for auto in ("metareg-auto", "metareg-auto-threads"):
+        impls[auto] = dataclasses.replace(impls[auto], build=functools.partial(impls[auto].build,
+                                                                               budget=options.memory_budget))
     heap_reuse = options.heap_reuse and device.type == "cpu" and measure.reuse_heap()
     load_before = os.getloadavg()
     env = {
@@ -281,7 +282,7 @@ def _time(options, w: Workload, learner: str, built: dict, timed: list) -> None:
         row, step = built[name]
         choice = getattr(step.stepper, "choice", None)
         if choice is not None:  # metareg-auto: what the memory probe chose
-            row.update(chunk=choice.chunk, memory_budget_bytes=choice.budget)
+            row.update(chunk=choice.chunk, memory_budget_bytes=choice.budget, chunk_threads=choice.threads)
         _log(options, f"{w.name} {learner} {name} (meta-batch {w.meta_batch}, {w.inner_steps} inner steps): "
                       f"{timing.median:.4g} s per meta-step")
         row.update(seconds_per_step=timing.median, cpu_seconds_per_step=timing.cpu_median,

@@ -68,7 +68,8 @@ class Metareg:
     engine does, by a memory probe on the first batch against ``budget`` (MiB or ``auto``), and keeps the choice
     in ``choice`` for the report."""
 
-    def __init__(self, case: Case, vectorize: str, chunk: int | str | None = None, budget: object = "auto"):
+    def __init__(self, case: Case, vectorize: str, chunk: int | str | None = None, budget: object = "auto",
+                 threads: int | str = 1):
         from metareg.errors import MetaregError
 
         try:
@@ -79,6 +80,8 @@ class Metareg:
         self.params = nets.load(self.learner, case.weights)
         self.loss = torch.compile(self._loss) if case.compile else self._loss
         self.chunk, self.budget, self.choice = chunk, budget, None
+        #: train.chunk_threads; "cores": as many as torch has intra-op threads (the machine's cores by default)
+        self.threads = torch.get_num_threads() if threads == "cores" else threads
 
     def _loss(self, batch):
         return self.learner.meta_loss(batch).loss
@@ -88,13 +91,14 @@ class Metareg:
             from metareg.run.memory_budget import choose_chunk
 
             self.choice = choose_chunk(self.learner, batch, list(self.learner.parameters()), batch.support_x.device,
-                                       self.budget)
+                                       self.budget, threads=self.threads)
         if self.chunk is not None:
             from metareg.run.chunking import meta_backward
 
             chunk = self.choice.chunk if self.chunk == "auto" else self.chunk
 
-            return meta_backward(self.learner, batch, list(self.learner.parameters()), chunk).loss
+            return meta_backward(self.learner, batch, list(self.learner.parameters()), chunk,
+                                 threads=self.threads).loss
         loss = self.loss(batch)
         loss.backward()
         return loss.detach()
@@ -119,6 +123,9 @@ IMPLEMENTATIONS = {
                        "metareg, per-task weights stacked into grouped convolutions (Conv4)"),
         Implementation("metareg-auto", functools.partial(Metareg, vectorize="auto", chunk="auto"),
                        "metareg as a run does it: vectorize=auto, train.task_chunk=auto within --memory-budget"),
+        Implementation("metareg-auto-threads",
+                       functools.partial(Metareg, vectorize="auto", chunk="auto", threads="cores"),
+                       "metareg-auto with train.chunk_threads = torch's threads: chunks side by side, one core each"),
         Implementation("learn2learn", Learn2LearnMAML, "learn2learn.algorithms.MAML, clone() per task"),
         Implementation("higher", HigherMAML, "higher.innerloop_ctx with a differentiable SGD per task"),
     )
@@ -134,7 +141,7 @@ def chunked(names: list[str], chunks: tuple[int, ...]) -> dict[str, Implementati
         if impl is None or not isinstance(impl.build, functools.partial) or impl.build.func is not Metareg:
             continue
         for n in chunks:
+            keywords = {**impl.build.keywords, "chunk": n}
             out[f"{name}/chunk{n}"] = Implementation(
-                f"{name}/chunk{n}", functools.partial(Metareg, vectorize=impl.build.keywords["vectorize"], chunk=n),
-                f"{impl.summary}, {n} tasks per backward pass")
+                f"{name}/chunk{n}", functools.partial(Metareg, **keywords), f"{impl.summary}, {n} tasks per backward pass")
     return out

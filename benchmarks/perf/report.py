@@ -59,7 +59,8 @@ def markdown(report: dict) -> str:
     for r in rows:
         cells = [r["workload"], r["learner"], r["implementation"]]
         if "chunk" in r:
-            cells[-1] += f" (chunks of {r['chunk']}, budget {_mib(r.get('memory_budget_bytes'))})"
+            side = f", {r['chunk_threads']} side by side" if r.get("chunk_threads", 1) > 1 else ""
+            cells[-1] += f" (chunks of {r['chunk']}{side}, budget {_mib(r.get('memory_budget_bytes'))})"
         if sweep:
             cells.append(str(r["meta_batch"] if sweep == "meta-batch" else r["inner_steps"]))
         cells.append(_check_cell(r))

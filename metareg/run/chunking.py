@@ -24,6 +24,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from metareg.host.contracts.learner import LearnerOutput
+from metareg.run.chunk_threads import threaded_chunks
 from metareg.run.clipping import (add_task_clipped, backward_clipped, clip_accumulated, require_task_losses,
                               set_task_clipped, trainable)
 from metareg.toolkit.tasks import TaskBatch
@@ -31,13 +32,16 @@ from metareg.toolkit.tasks import TaskBatch
 
 def meta_backward(learner, batch: TaskBatch, params: Sequence[torch.nn.Parameter], chunk: int | None = None,
                   form: str = "none", bound: float = 10.0,
-                  extra_loss: Optional[Callable[[], Optional[torch.Tensor]]] = None) -> LearnerOutput:
+                  extra_loss: Optional[Callable[[], Optional[torch.Tensor]]] = None, threads: int = 1) -> LearnerOutput:
     """Accumulate the (clipped) meta-gradient of ``batch`` (+ ``extra_loss()``) into ``params``' ``.grad``.
 
     ``chunk`` tasks at a time (``None``, or at least the batch: all at once, exactly the engine's unchunked step).
     ``extra_loss`` (the adversary's) is called once, after the first chunk's meta-loss, and its gradient added
     unclipped by ``task_value``. Returns the learner's output with ``loss``, ``metrics`` and ``task_losses``
-    detached: each a task-weighted mean over the chunks, as the unchunked output would have given.
+    detached: each a task-weighted mean over the chunks, as the unchunked output would have given. ``threads`` > 1
+    runs the chunks side by side on a CPU (``metareg.run.chunk_threads``) for a learner whose ``runs_in_threads()``
+    says it may; not with ``task_value`` clipping, which clamps each task's gradient in its chunk's own backward
+    passes.
     """
     n_tasks = len(batch)
     extra_loss = extra_loss or (lambda: None)
@@ -46,6 +50,12 @@ def meta_backward(learner, batch: TaskBatch, params: Sequence[torch.nn.Parameter
         backward_clipped(params, out.loss, form, bound, out.task_losses, extra_loss())
         return detached(out)
     params = trainable(params)
+    if threads > 1 and form != "task_value" and batch.support_x.device.type == "cpu" and learner.runs_in_threads():
+        outputs, extra = threaded_chunks(learner, batch, params, chunk, threads, extra_loss)
+        if extra is not None:
+            extra.backward()
+        clip_accumulated(params, form, bound)
+        return _pooled(outputs)
     total = [torch.zeros_like(p) for p in params] if form == "task_value" else None
     loss, metrics, task_losses, extra = None, {}, [], None
     for start in range(0, n_tasks, chunk):
@@ -71,6 +81,18 @@ def meta_backward(learner, batch: TaskBatch, params: Sequence[torch.nn.Parameter
             extra.backward()
         clip_accumulated(params, form, bound)
     return LearnerOutput(loss, metrics, torch.cat(task_losses) if len(task_losses) == -(-n_tasks // chunk) else None)
+
+
+def _pooled(outputs: list[tuple[float, LearnerOutput]]) -> LearnerOutput:
+    """The chunks' ``(share, output)`` as one output: loss and metrics weighted by each chunk's share, detached."""
+    loss, metrics, task_losses = None, {}, []
+    for share, out in outputs:
+        loss = _add(loss, out.loss.detach() * share)
+        for k, v in out.metrics.items():
+            metrics[k] = _add(metrics.get(k), v.detach().float() * share)
+        if out.task_losses is not None:
+            task_losses.append(out.task_losses.detach())
+    return LearnerOutput(loss, metrics, torch.cat(task_losses) if len(task_losses) == len(outputs) else None)
 
 
 def detached(out: LearnerOutput) -> LearnerOutput:

@@ -69,13 +69,14 @@ class TrainSection:
     grad_clip_max: float = 10.0  # the bound: per element (value, task_value) or of the global L2 norm (norm)
     task_chunk: Any = "auto"  # auto | N: tasks per backward pass (memory, not results: metareg.run.chunking)
     memory_budget: Any = "auto"  # auto | MiB: what task_chunk=auto keeps a meta-step's peak within
+    chunk_threads: int = 1  # chunks backpropagated side by side on a CPU, one core each (metareg.run.chunk_threads)
     checkpoint_every: int = 500  # save a resumable checkpoint every N outer updates (a multiple of 50); 0: never
 
     ranges: ClassVar[dict[str, Range]] = {
         "meta_iterations": Range.at_least(1), "meta_batch_size": Range.at_least(1), "outer_lr": Range.above(0),
         "val_every": Range.at_least(0), "val_tasks": Range.at_least(1), "test_tasks": Range.at_least(1),
         "eval_batch_size": Range.at_least(1), "target_batch_size": Range.at_least(1),
-        "grad_clip_max": Range.above(0), "checkpoint_every": Range.at_least(0),
+        "grad_clip_max": Range.above(0), "checkpoint_every": Range.at_least(0), "chunk_threads": Range.at_least(1),
     }
 
 
@@ -326,9 +327,10 @@ def to_container(cfg: DictConfig) -> dict:
 
 #: settings that decide how a run computes, not what: left out of its identity. ``train.task_chunk`` changes only
 #: the order of float sums (``tests/test_chunking.py``), and ``auto`` resolves it from the machine's free memory,
-#: so with them a run's identity would depend on what else the machine was doing; checkpoints change nothing
-#: (``tests/test_checkpoints.py``).
-EXECUTION_ONLY = (("train", "task_chunk"), ("train", "memory_budget"), ("train", "checkpoint_every"))
+#: so with them a run's identity would depend on what else the machine was doing; ``chunk_threads`` changes the
+#: order of float sums inside ops in the same way; checkpoints change nothing (``tests/test_checkpoints.py``).
+EXECUTION_ONLY = (("train", "task_chunk"), ("train", "memory_budget"), ("train", "checkpoint_every"),
+                  ("train", "chunk_threads"))
 
 
 def config_hash(cfg: DictConfig, selection: Selection) -> str:

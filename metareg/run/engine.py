@@ -207,7 +207,8 @@ class Run:
             return adv_out["adv"].loss
 
         optimiser.zero_grad(set_to_none=True)
-        out = meta_backward(self.learner, batch, params, chunk, t.grad_clip, t.grad_clip_max, adversary_loss)
+        out = meta_backward(self.learner, batch, params, chunk, t.grad_clip, t.grad_clip_max, adversary_loss,
+                            threads=t.chunk_threads)
         metrics = dict(out.metrics)
         if "adv" in adv_out:
             adv = adv_out["adv"]
@@ -261,7 +262,8 @@ class Run:
             chunk = min(int(t.task_chunk), len(batch))
             self.resolved["train"] = {"task_chunk": chunk}
             return chunk
-        choice = memory_budget.choose_chunk(self.learner, batch, params, self.device, t.memory_budget)
+        choice = memory_budget.choose_chunk(self.learner, batch, params, self.device, t.memory_budget,
+                                            threads=t.chunk_threads)
         self.resolved["train"] = choice.stored()
         if progress:
             print(choice.line(), file=sys.stderr, flush=True)

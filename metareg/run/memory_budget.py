@@ -82,6 +82,7 @@ class ChunkChoice:
     per_task: int | None = None
     reason: str = ""
     cpu_capped: bool = False  # the budget allowed more, CPU_PASS_BYTES did not
+    threads: int = 1  # chunks alive at once (train.chunk_threads on a CPU)
 
     def line(self) -> str:
         whole = self.chunk >= self.tasks
@@ -90,8 +91,9 @@ class ChunkChoice:
         if self.per_task is None:
             return f"memory: {what} ({self.reason})"
         cap = f", and at most {_mib(CPU_PASS_BYTES)} per pass on the CPU (faster)" if self.cpu_capped else ""
+        side = f", {self.threads} passes side by side (train.chunk_threads)" if self.threads > 1 else ""
         return (f"memory: {what}; measured {_mib(self.base)} + {_mib(self.per_task)} per task against a budget of "
-                f"{_mib(self.budget)} (train.memory_budget){cap}")
+                f"{_mib(self.budget)} (train.memory_budget){cap}{side}")
 
     def stored(self) -> dict[str, Any]:
         out: dict[str, Any] = {"task_chunk": self.chunk}
@@ -101,9 +103,15 @@ class ChunkChoice:
 
 
 def choose_chunk(learner: torch.nn.Module, batch: TaskBatch, params: Sequence[torch.nn.Parameter],
-                 device: torch.device, memory_budget: Any = AUTO) -> ChunkChoice:
-    """``train.task_chunk=auto``'s chunk for ``batch`` (the run's first meta-batch), from a probe (module doc)."""
+                 device: torch.device, memory_budget: Any = AUTO, threads: int = 1) -> ChunkChoice:
+    """``train.task_chunk=auto``'s chunk for ``batch`` (the run's first meta-batch), from a probe (module doc).
+
+    With ``threads`` > 1 on a CPU (``metareg.run.chunk_threads``) that many chunks are alive at once, so each gets
+    that share of the budget, and the chunk is at most a quarter of each thread's share of the tasks: the first
+    chunk runs alone, so passes must be many for the threads to be busy.
+    """
     tasks = len(batch)
+    alive = threads if device.type == "cpu" and threads > 1 else 1
     if not getattr(learner, "task_separable", True):
         return ChunkChoice(tasks, tasks, reason=f"{type(learner).__name__} declares task_separable = False")
     budget = budget_bytes(memory_budget, device)
@@ -120,16 +128,19 @@ def choose_chunk(learner: torch.nn.Module, batch: TaskBatch, params: Sequence[to
     else:
         per_task = max(0, (peaks[1] - peaks[0]) // (probe_sizes[1] - probe_sizes[0]))
         base = max(0, peaks[0] - per_task)
-    fits = [c for c in range(1, tasks + 1) if MARGIN * (base + c * per_task) <= budget]
+    fits = [c for c in range(1, tasks + 1) if MARGIN * alive * (base + c * per_task) <= budget]
     if not fits:
         raise MemoryBudgetError(
             f"one task of this meta-batch needs about {_mib(MARGIN * (base + per_task))} with the margin, over the "
             f"memory budget of {_mib(budget)}: raise train.memory_budget (MiB), or lower the image size, the inner "
             f"steps or the backbone's width")
     fast = [c for c in fits if base + c * per_task <= CPU_PASS_BYTES] if device.type == "cpu" else fits
+    if alive > 1:
+        fast = [c for c in (fast or fits[:1]) if c <= max(1, tasks // (4 * alive))]
     chunk = max(fast or fits[:1])
     passes = -(-tasks // chunk)
-    return ChunkChoice(-(-tasks // passes), tasks, budget, base, per_task, cpu_capped=chunk < max(fits))
+    return ChunkChoice(-(-tasks // passes), tasks, budget, base, per_task, cpu_capped=chunk < max(fits),
+                       threads=alive)
 
 
 def measure_peak(fn: Callable[[], Any], device: torch.device) -> int | None:

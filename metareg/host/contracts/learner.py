@@ -65,6 +65,15 @@ class MetaLearner(Part, nn.Module, ABC):
     def predict(self, batch: TaskBatch) -> torch.Tensor:
         """Adapt to each task's support set and predict its queries: ``[tasks, queries, n_outputs]``."""
 
+    def runs_in_threads(self) -> bool:
+        """Whether ``meta_loss`` may run on several threads at once (``train.chunk_threads``, on a CPU).
+
+        True only when it uses no ``torch.func`` transform (``grad``, ``vmap``: their interpreter stack is not
+        thread-safe) and changes no state the threads share. The default, False, runs chunks one at a time; MAML
+        and Reptile say True under their grouped strategy, which runs on autograd's tape alone.
+        """
+        return False
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Meta-parameter features of raw inputs ``[N, *input_shape]``; what an adversary aligns across domains.
 
