@@ -107,8 +107,9 @@ def choose_chunk(learner: torch.nn.Module, batch: TaskBatch, params: Sequence[to
     """``train.task_chunk=auto``'s chunk for ``batch`` (the run's first meta-batch), from a probe (module doc).
 
     With ``threads`` > 1 on a CPU (``metareg.run.chunk_threads``) that many chunks are alive at once, so each gets
-    that share of the budget, and the chunk is at most a quarter of each thread's share of the tasks: the first
-    chunk runs alone, so passes must be many for the threads to be busy.
+    that share of the budget, and a chunk is one task: side by side, one task per pass measured both the fastest
+    and the smallest for second-order Conv4 MAML (docs/performance.md: 1.25x learn2learn at 1.9x its memory,
+    against 1.04x at 4.3x with chunks of 4), and the first chunk runs alone, so many passes keep the threads busy.
     """
     tasks = len(batch)
     alive = threads if device.type == "cpu" and threads > 1 else 1
@@ -136,7 +137,7 @@ def choose_chunk(learner: torch.nn.Module, batch: TaskBatch, params: Sequence[to
             f"steps or the backbone's width")
     fast = [c for c in fits if base + c * per_task <= CPU_PASS_BYTES] if device.type == "cpu" else fits
     if alive > 1:
-        fast = [c for c in (fast or fits[:1]) if c <= max(1, tasks // (4 * alive))]
+        fast = fits[:1]
     chunk = max(fast or fits[:1])
     passes = -(-tasks // chunk)
     return ChunkChoice(-(-tasks // passes), tasks, budget, base, per_task, cpu_capped=chunk < max(fits),
