@@ -1,8 +1,9 @@
 """The chunks of a meta-batch backpropagated side by side on the CPU's cores (``train.chunk_threads``).
 
 Why: the tasks of a Conv4 episode are small (5 support images, 75 queries), so each of their ops is too short for
-PyTorch's intra-op threads to share well. On a 2-core CPU, second-order MAML's grouped chunks measured about twice
-as fast run two at a time, each on one thread, as one at a time on both threads (docs/performance.md). The chunks
+PyTorch's intra-op threads to share well. On a 2-core CPU, second-order MAML's grouped chunks of one task measured
+1.19x faster two at a time, each on one thread, than one at a time on both, and 1.22-1.25x learn2learn at under
+twice its memory (docs/performance.md); Python's lock over the per-op dispatch bounds the gain. The chunks
 are independent by construction (``metareg.run.chunking``), so each thread computes its chunk's gradient with
 ``torch.autograd.grad`` and the main thread adds them in chunk order: the result does not depend on which thread
 finished first. It differs from a one-thread-at-a-time run only in the order of float sums inside ops, as a
