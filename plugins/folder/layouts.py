@@ -56,6 +56,12 @@ def image_files(p: Path) -> list[Path]:
                   and not f.name.startswith("."))
 
 
+def class_folders(p: Path) -> dict[str, list[Path]]:
+    """{folder name: its images} for the subfolders of ``p`` that hold any: one class per folder, each listed once."""
+    found = {c.name: image_files(c) for c in subdirs(p)}
+    return {name: files for name, files in found.items() if files}
+
+
 def name_list(value: str) -> list[str]:
     names = [v.strip() for v in value.split(",") if v.strip()]
     return [] if [n.lower() for n in names] == ["none"] else list(dict.fromkeys(names))
@@ -75,8 +81,7 @@ def scan_omniglot(path: Path) -> tuple[dict[str, dict[str, list[Path]]], list[st
             if image_files(alphabet):
                 raise layout_error(path, "omniglot", f"found images directly in the alphabet folder "
                                                       f"{str(alphabet)!r}; they belong in one folder per character")
-            chars = {c.name: image_files(c) for c in subdirs(alphabet)}
-            chars = {k: v for k, v in chars.items() if v}
+            chars = class_folders(alphabet)
             if chars:
                 if alphabet.name in alphabets:
                     raise layout_error(path, "omniglot", f"alphabet {alphabet.name!r} appears twice")
@@ -98,8 +103,7 @@ def scan_office(path: Path) -> dict[str, dict[str, list[Path]]]:
         if image_files(root):
             raise layout_error(path, "office", f"found images directly in the domain folder {str(root)!r}; they "
                                                 f"belong in one folder per class")
-        classes = {c.name: image_files(c) for c in subdirs(root)}
-        classes = {k: v for k, v in classes.items() if v}
+        classes = class_folders(root)
         if classes:
             domains[domain.name] = classes
     if not domains:
@@ -137,7 +141,7 @@ def scan_miniimagenet(path: Path) -> dict[str, dict[str, list[Path]]]:
             if image_files(path / split):
                 raise layout_error(path, "miniimagenet", f"found images directly in {split}/, not in "
                                                           f"{split}/<class>/")
-            splits[split] = {c.name: image_files(c) for c in subdirs(path / split) if image_files(c)}
+            splits[split] = class_folders(path / split)
     else:
         raise layout_error(path, "miniimagenet", "found neither train.csv/val.csv/test.csv nor train/, val/ and "
                                                   "test/ folders")
