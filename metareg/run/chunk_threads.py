@@ -17,6 +17,7 @@ samples its logit noise there), threads would interleave the draws, so the rest 
 from __future__ import annotations
 
 import contextlib
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator, Optional, Sequence
 
@@ -26,40 +27,46 @@ from metareg.host.contracts.learner import LearnerOutput
 from metareg.toolkit.tasks import TaskBatch
 
 
+def detached(out: LearnerOutput) -> LearnerOutput:
+    """``out`` without its graph: what is kept of a chunk once its gradient is taken."""
+    return LearnerOutput(out.loss.detach(), {k: v.detach() for k, v in out.metrics.items()},
+                         None if out.task_losses is None else out.task_losses.detach())
+
+
 def chunk_gradients(learner, part: TaskBatch, params: Sequence[torch.nn.Parameter],
                     share: float) -> tuple[list[torch.Tensor | None], LearnerOutput]:
-    """The gradient of ``share`` × ``part``'s meta-loss w.r.t. ``params`` (``None`` where unused), and its output."""
+    """The gradient of ``share`` × ``part``'s meta-loss w.r.t. ``params`` (``None`` where unused), and its output,
+    detached."""
     out = learner.meta_loss(part)
     grads = torch.autograd.grad(out.loss * share, params, allow_unused=True)
-    return list(grads), out
+    return list(grads), detached(out)
 
 
 def threaded_chunks(learner, batch: TaskBatch, params: Sequence[torch.nn.Parameter], chunk: int, threads: int,
                     extra_loss: Callable[[], Optional[torch.Tensor]]
                     ) -> tuple[list[tuple[float, LearnerOutput]], torch.Tensor | None]:
     """Add every chunk's meta-gradient into ``params``' ``.grad``, in chunk order; each chunk's share of the tasks
-    with its output (in order), and ``extra_loss()``'s value, called after the first chunk's meta-loss as the
-    serial path does."""
+    with its detached output (in order), and ``extra_loss()``'s value, called after the first chunk's meta-loss as
+    the serial path does."""
     n = len(batch)
-    starts = list(range(0, n, chunk))
-    parts = [batch.tasks(s, min(n, s + chunk)) for s in starts]
+    parts = [batch.tasks(s, min(n, s + chunk)) for s in range(0, n, chunk)]
+
+    def gradients(part: TaskBatch):
+        return chunk_gradients(learner, part, params, len(part) / n)
+
     before = torch.get_rng_state()
-    grads, first = chunk_gradients(learner, parts[0], params, len(parts[0]) / n)
+    first = gradients(parts[0])
     draws = not torch.equal(before, torch.get_rng_state())
     extra = extra_loss()
-    _accumulate(params, grads)
-    outputs = [(len(parts[0]) / n, first)]
-    rest = parts[1:]
-    if draws or threads < 2 or not rest:
-        results = (chunk_gradients(learner, p, params, len(p) / n) for p in rest)
-        for p, (grads, out) in zip(rest, results):
+    outputs = []
+    with contextlib.ExitStack() as side_by_side:
+        run = map  # serially, in the draw order of the serial path, when the learner draws random numbers
+        if not draws and len(parts) > 1:
+            side_by_side.enter_context(_one_thread_each())
+            run = side_by_side.enter_context(ThreadPoolExecutor(threads, thread_name_prefix="metareg-chunk")).map
+        for part, (grads, out) in zip(parts, itertools.chain([first], run(gradients, parts[1:]))):
             _accumulate(params, grads)
-            outputs.append((len(p) / n, out))
-        return outputs, extra
-    with _one_thread_each(), ThreadPoolExecutor(threads, thread_name_prefix="metareg-chunk") as pool:
-        for p, (grads, out) in zip(rest, pool.map(lambda p: chunk_gradients(learner, p, params, len(p) / n), rest)):
-            _accumulate(params, grads)
-            outputs.append((len(p) / n, out))
+            outputs.append((len(part) / n, out))
     return outputs, extra
 
 

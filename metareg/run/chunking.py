@@ -24,7 +24,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from metareg.host.contracts.learner import LearnerOutput
-from metareg.run.chunk_threads import threaded_chunks
+from metareg.run.chunk_threads import detached, threaded_chunks
 from metareg.run.clipping import (add_task_clipped, backward_clipped, clip_accumulated, require_task_losses,
                               set_task_clipped, trainable)
 from metareg.toolkit.tasks import TaskBatch
@@ -57,7 +57,7 @@ def meta_backward(learner, batch: TaskBatch, params: Sequence[torch.nn.Parameter
         clip_accumulated(params, form, bound)
         return _pooled(outputs)
     total = [torch.zeros_like(p) for p in params] if form == "task_value" else None
-    loss, metrics, task_losses, extra = None, {}, [], None
+    outputs, extra = [], None
     for start in range(0, n_tasks, chunk):
         part = batch.tasks(start, min(n_tasks, start + chunk))
         out = learner.meta_loss(part)
@@ -68,11 +68,7 @@ def meta_backward(learner, batch: TaskBatch, params: Sequence[torch.nn.Parameter
             add_task_clipped(total, params, require_task_losses(out.task_losses), bound)
         else:
             (out.loss * share).backward()
-        loss = _add(loss, out.loss.detach() * share)
-        for k, v in out.metrics.items():
-            metrics[k] = _add(metrics.get(k), v.detach().float() * share)
-        if out.task_losses is not None:
-            task_losses.append(out.task_losses.detach())
+        outputs.append((share, detached(out)))  # the chunk's graph goes with ``out``
         del out
     if total is not None:
         set_task_clipped(params, total, n_tasks, extra)
@@ -80,24 +76,20 @@ def meta_backward(learner, batch: TaskBatch, params: Sequence[torch.nn.Parameter
         if extra is not None:
             extra.backward()
         clip_accumulated(params, form, bound)
-    return LearnerOutput(loss, metrics, torch.cat(task_losses) if len(task_losses) == -(-n_tasks // chunk) else None)
+    return _pooled(outputs)
 
 
 def _pooled(outputs: list[tuple[float, LearnerOutput]]) -> LearnerOutput:
-    """The chunks' ``(share, output)`` as one output: loss and metrics weighted by each chunk's share, detached."""
+    """The chunks' detached ``(share, output)`` as one output: loss and metrics weighted by each chunk's share of
+    the tasks, as the unchunked output would have given; per-task losses when every chunk reported them."""
     loss, metrics, task_losses = None, {}, []
     for share, out in outputs:
-        loss = _add(loss, out.loss.detach() * share)
+        loss = _add(loss, out.loss * share)
         for k, v in out.metrics.items():
-            metrics[k] = _add(metrics.get(k), v.detach().float() * share)
+            metrics[k] = _add(metrics.get(k), v.float() * share)
         if out.task_losses is not None:
-            task_losses.append(out.task_losses.detach())
+            task_losses.append(out.task_losses)
     return LearnerOutput(loss, metrics, torch.cat(task_losses) if len(task_losses) == len(outputs) else None)
-
-
-def detached(out: LearnerOutput) -> LearnerOutput:
-    return LearnerOutput(out.loss.detach(), {k: v.detach() for k, v in out.metrics.items()},
-                         None if out.task_losses is None else out.task_losses.detach())
 
 
 def _add(acc: torch.Tensor | None, value: torch.Tensor) -> torch.Tensor:
