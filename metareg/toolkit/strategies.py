@@ -70,6 +70,12 @@ def resolve_strategy(setting: str, backbone: nn.Module, device: torch.device, sh
         _require_vmap(refusers)
     if setting != "auto":
         return setting
+    return _auto(backbone, device, refusers, grouped_ok, shared_weights)
+
+
+def _auto(backbone: nn.Module, device: torch.device, refusers: list[str], grouped_ok: bool,
+          shared_weights: bool = False) -> str:
+    """``auto``'s choice (``resolve_strategy``'s docstring gives the measurements behind it)."""
     if refusers:
         return "grouped" if grouped_ok else "loop"
     if device.type != "cpu" or shared_weights:
@@ -131,13 +137,6 @@ def forward_tasks(model: nn.Module, params: Params, x: torch.Tensor, strategy: s
     return per_task(one_task, strategy == "vmap", x, *(params[k] for k in names))
 
 
-def _ungrouped_auto(backbone: nn.Module, device: torch.device) -> str:
-    """``auto`` where grouped is not wanted (``embed_tasks``): vmap, except a loop for convolutions on the CPU and
-    for a backbone that refuses vmap."""
-    vmap_ok = not _vmap_refusers(backbone) and (device.type != "cpu" or not _has_conv(backbone))
-    return "vmap" if vmap_ok else "loop"
-
-
 def embed_tasks(backbone: nn.Module, batch, vectorize: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """Support and query features ``[T, S, F]``, ``[T, Q, F]``, each task's inputs in one backbone call.
 
@@ -148,8 +147,8 @@ def embed_tasks(backbone: nn.Module, batch, vectorize: str = "auto") -> tuple[to
     """
     s = batch.support_x.shape[1]
     x = torch.cat([batch.support_x, batch.query_x], dim=1)
-    if vectorize == "auto":
-        strategy = _ungrouped_auto(backbone, x.device)
+    if vectorize == "auto":  # never grouped (docstring)
+        strategy = _auto(backbone, x.device, _vmap_refusers(backbone), grouped_ok=False)
     else:
         strategy = resolve_strategy(vectorize, backbone, x.device)
     if strategy == "grouped":
