@@ -100,6 +100,7 @@ def test_auto_budgets_for_every_chunk_alive_and_passes_one_task_at_a_time():
         choice = memory_budget.choose_chunk(learner, batch, list(learner.parameters()), torch.device("cpu"),
                                             100_000, threads=2)
     assert choice.chunk == 1 and choice.threads == 2 and "2 passes side by side" in choice.line()
+    assert "per pass on the CPU" not in choice.line()  # one task a pass is the threads' rule, not the CPU cap
     with mock.patch.object(memory_budget, "measure_peak", peak), pytest.raises(memory_budget.MemoryBudgetError):
         # 1.2 * 2 * 300 MiB (base + a task) is over 600 MiB: one chunk per thread does not fit
         memory_budget.choose_chunk(learner, batch, list(learner.parameters()), torch.device("cpu"), 600, threads=2)

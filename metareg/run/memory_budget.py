@@ -135,13 +135,12 @@ def choose_chunk(learner: torch.nn.Module, batch: TaskBatch, params: Sequence[to
             f"one task of this meta-batch needs about {_mib(MARGIN * (base + per_task))} with the margin, over the "
             f"memory budget of {_mib(budget)}: raise train.memory_budget (MiB), or lower the image size, the inner "
             f"steps or the backbone's width")
+    if alive > 1:  # side by side: one task a pass (docstring)
+        return ChunkChoice(1, tasks, budget, base, per_task, threads=alive)
     fast = [c for c in fits if base + c * per_task <= CPU_PASS_BYTES] if device.type == "cpu" else fits
-    if alive > 1:
-        fast = fits[:1]
     chunk = max(fast or fits[:1])
     passes = -(-tasks // chunk)
-    return ChunkChoice(-(-tasks // passes), tasks, budget, base, per_task, cpu_capped=chunk < max(fits),
-                       threads=alive)
+    return ChunkChoice(-(-tasks // passes), tasks, budget, base, per_task, cpu_capped=chunk < max(fits))
 
 
 def measure_peak(fn: Callable[[], Any], device: torch.device) -> int | None:
