@@ -9,40 +9,30 @@ import pytest
 import torch
 
 from metareg.run import memory_budget
-from metareg.run.chunking import meta_backward
 
-from test_chunking import CASES, _build, _Linear
+from test_chunking import CASES, _build, _gradient, _Linear
 from metareg.testing import tiny_batch
-
-
-def _gradient(learner, batch, chunk, threads, form="none", extra=None):
-    params = list(learner.parameters())
-    for p in params:
-        p.grad = None
-    out = meta_backward(learner, batch, params, chunk, form, 10.0, extra and (lambda: extra(learner)),
-                        threads=threads)
-    return torch.cat([p.grad.flatten() for p in params if p.grad is not None]), out
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{c[2]}-{c[1].get('vectorize', 'auto')}" for c in CASES])
 def test_side_by_side_chunks_give_the_whole_meta_batch_gradient_in_float64(case):
+    # Versa's logit noise is zeroed in _gradient (torch.randn), as in test_chunking
     learner, batch = _build(*case)
-    with mock.patch("torch.randn", lambda *a, **k: torch.zeros(*a, **{**k, "dtype": k.get("dtype")})):
-        whole, out = _gradient(learner, batch, None, 1)
-        for chunk in (1, 2):
-            got, threaded = _gradient(learner, batch, chunk, 2)
-            assert torch.allclose(got, whole, rtol=1e-10, atol=1e-12), (chunk, (got - whole).abs().max())
-            assert torch.allclose(threaded.loss, out.loss, rtol=1e-10) or case[0] == "reptile"  # a surrogate
-            assert threaded.metrics.keys() == out.metrics.keys()
+    whole, out = _gradient(learner, batch, None)
+    for chunk in (1, 2):
+        got, threaded = _gradient(learner, batch, chunk, threads=2)
+        assert torch.allclose(got, whole, rtol=1e-10, atol=1e-12), (chunk, (got - whole).abs().max())
+        assert torch.allclose(threaded.loss, out.loss, rtol=1e-10) or case[0] == "reptile"  # a surrogate
+        assert threaded.metrics.keys() == out.metrics.keys()
 
 
 def test_side_by_side_chunks_give_the_same_float32_gradient_on_every_run():
     learner, batch = _build(*CASES[0])
     learner, batch = learner.float(), type(batch)(batch.support_x.float(), batch.support_y, batch.query_x.float(),
                                                   batch.query_y)
-    first, _ = _gradient(learner, batch, 1, 2)
+    first, _ = _gradient(learner, batch, 1, threads=2)
     for _ in range(5):
-        assert torch.equal(_gradient(learner, batch, 1, 2)[0], first)
+        assert torch.equal(_gradient(learner, batch, 1, threads=2)[0], first)
 
 
 def test_only_a_learner_that_says_it_may_runs_its_chunks_in_threads():
@@ -59,7 +49,7 @@ def test_only_a_learner_that_says_it_may_runs_its_chunks_in_threads():
         for case in CASES:
             learner, batch = _build(*case)
             before = len(started)
-            _gradient(learner, batch, 1, 2)
+            _gradient(learner, batch, 1, threads=2)
             assert (len(started) > before) == learner.runs_in_threads(), case[0]
     assert started  # MAML and Reptile grouped did
 
@@ -74,9 +64,9 @@ def test_a_learner_drawing_from_the_global_random_stream_keeps_the_serial_order(
 
     learner.meta_loss = noisy
     torch.manual_seed(1)
-    serial, _ = _gradient(learner, batch, 1, 1)
+    serial, _ = _gradient(learner, batch, 1)
     torch.manual_seed(1)
-    side_by_side, _ = _gradient(learner, batch, 1, 2)
+    side_by_side, _ = _gradient(learner, batch, 1, threads=2)
     assert torch.equal(side_by_side, serial)
 
 
@@ -84,8 +74,8 @@ def test_a_learner_drawing_from_the_global_random_stream_keeps_the_serial_order(
 def test_clipping_and_an_adversary_loss_compose_with_side_by_side_chunks(form):
     learner, batch = _build(*CASES[0])  # MAML grouped: runs in threads
     extra = lambda m: m.backbone(batch.query_x[0]).pow(2).mean() * 3  # noqa: E731 - a stand-in adversary loss
-    serial, _ = _gradient(learner, batch, 2, 1, form, extra)
-    threaded, _ = _gradient(learner, batch, 2, 2, form, extra)
+    serial, _ = _gradient(learner, batch, 2, form, extra=extra)
+    threaded, _ = _gradient(learner, batch, 2, form, extra=extra, threads=2)
     assert learner.runs_in_threads()
     assert torch.allclose(threaded, serial, rtol=1e-10, atol=1e-12)
 

@@ -52,12 +52,13 @@ def _build(learner: str, settings: dict, backbone: str, backbone_settings: dict,
     return learner_cls(net, spec, config).double(), batch
 
 
-def _gradient(learner, batch, chunk, form="none", bound=10.0, extra=None):
+def _gradient(learner, batch, chunk, form="none", bound=10.0, extra=None, threads=1):
     params = list(learner.parameters())
     for p in params:
         p.grad = None
     with mock.patch("torch.randn", lambda *a, **k: torch.zeros(*a, **{**k, "dtype": k.get("dtype")})):
-        out = meta_backward(learner, batch, params, chunk, form, bound, extra and (lambda: extra(learner)))
+        out = meta_backward(learner, batch, params, chunk, form, bound, extra and (lambda: extra(learner)),
+                            threads=threads)
     return torch.cat([p.grad.flatten() for p in params if p.grad is not None]), out
 
 
