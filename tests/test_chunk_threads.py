@@ -3,6 +3,7 @@ time for every built-in learner, the same result on every run, and a learner tha
 stream kept to the serial order."""
 from __future__ import annotations
 
+import threading
 from unittest import mock
 
 import pytest
@@ -58,7 +59,10 @@ def test_a_learner_drawing_from_the_global_random_stream_keeps_the_serial_order(
     learner, batch = _build(*CASES[0])  # MAML grouped: may run in threads
     meta_loss = learner.meta_loss
 
+    threads = set()
+
     def noisy(part):  # a draw per chunk that changes its gradient: interleaved draws would change the result
+        threads.add(threading.current_thread().name)
         out = meta_loss(part)
         return type(out)(out.loss * (1 + 0.1 * torch.rand((), dtype=out.loss.dtype)), out.metrics, out.task_losses)
 
@@ -68,6 +72,7 @@ def test_a_learner_drawing_from_the_global_random_stream_keeps_the_serial_order(
     torch.manual_seed(1)
     side_by_side, _ = _gradient(learner, batch, 1, threads=2)
     assert torch.equal(side_by_side, serial)
+    assert threads == {threading.main_thread().name}  # every chunk ran in the serial order, on this thread
 
 
 @pytest.mark.parametrize("form", ["value", "norm"])
