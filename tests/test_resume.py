@@ -229,9 +229,12 @@ def test_an_interrupted_runner_releases_its_claims(metareg_plugin_dist, tmp_path
     first (the earlier version of this test raced a 150-update run and sometimes lost: exit 0)."""
     metareg_plugin_dist("metareg-sleeper", {"metareg_sleeper": SLEEPER}, {"sleeper": "metareg_sleeper"})
     store, marker = tmp_path / "store", tmp_path / "started"
+    # A shell without job control starts background jobs with SIGINT ignored, and a child inherits that: Python
+    # then installs no KeyboardInterrupt handler and the interrupt below would be lost. So the child gets the default.
     runner = subprocess.Popen(_bench(store, "--learner", "sleeper", "--seeds", "0-2", *SLOW),
                               env=dict(_env(), METAREG_TEST_MARKER=str(marker)),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and runner.poll() is None and not marker.exists():
         time.sleep(0.05)

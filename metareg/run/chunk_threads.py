@@ -4,9 +4,9 @@ Why: the tasks of a Conv4 episode are small (5 support images, 75 queries), so e
 PyTorch's intra-op threads to share well. On a 2-core CPU, second-order MAML's grouped chunks of one task measured
 1.19x faster two at a time, each on one thread, than one at a time on both; with the channels-last max-pool it is
 1.31-1.37x learn2learn at 1.6x its memory (docs/performance.md). Python's lock over the per-op dispatch bounds the
-gain. The chunks are independent by construction (``metareg.run.chunking``), so each thread computes its chunk's gradient with
-``torch.autograd.grad`` and the main thread adds them in chunk order: the result does not depend on which thread
-finished first. It differs from a one-thread-at-a-time run only in the order of float sums inside ops, as a
+gain. The chunks are independent by construction (``metareg.run.chunking``), so each thread computes its chunk's
+gradient with ``torch.autograd.grad`` and the main thread adds them in chunk order: the result does not depend on
+which thread finished first. It differs from a one-thread-at-a-time run only in the order of float sums inside ops, as a
 different ``task_chunk`` does.
 
 Two things keep a run reproducible. The first chunk runs alone, in the main thread, before the adversary's loss
