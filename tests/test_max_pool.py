@@ -55,16 +55,39 @@ def test_gradgradcheck():
     (nn.MaxPool2d(2, stride=1), False), (nn.MaxPool2d(2, padding=1), False), (nn.MaxPool2d(2, ceil_mode=True), False),
     (nn.MaxPool2d(2, dilation=2), False), (nn.MaxPool2d(2, return_indices=True), False), (nn.AvgPool2d(2), False),
 ])
-def test_only_the_plain_2x2_pool_takes_the_channels_last_path(pool, plain):
+def test_only_the_plain_2x2_pool_takes_the_channels_last_path(pool, plain, monkeypatch):
     assert is_plain_2x2(pool) is plain
+    calls = _count_channels_last_pools(monkeypatch)
     x = torch.randn(2, 3, 8, 8)
     out, ref = max_pool(pool, x), pool(x)
+    assert len(calls) == int(plain)
     if isinstance(ref, tuple):
         assert all(torch.equal(a, b) for a, b in zip(out, ref))
     else:
         assert torch.equal(out, ref)
 
 
-def test_a_non_contiguous_input_is_pooled_by_the_module_itself():
+def test_a_non_contiguous_input_is_pooled_by_the_module_itself(monkeypatch):
+    calls = _count_channels_last_pools(monkeypatch)
     x = torch.randn(2, 3, 8, 8).transpose(2, 3)
     assert torch.equal(max_pool(nn.MaxPool2d(2), x), F.max_pool2d(x, 2))
+    assert calls == []
+
+
+def test_the_grouped_strategy_pools_every_conv4_block_through_the_channels_last_kernel(monkeypatch):
+    from metareg.toolkit.grouped import grouped_forward, stacked
+
+    backbone = nn.Sequential(*[nn.Sequential(nn.Conv2d(1 if i == 0 else 4, 4, 3, padding=1), nn.ReLU(),
+                                             nn.MaxPool2d(2)) for i in range(4)])
+    layers = [(f"{i}.{j}", layer) for i, block in enumerate(backbone) for j, layer in enumerate(block)]
+    params = stacked(dict(backbone.named_parameters()), 3)
+    calls = _count_channels_last_pools(monkeypatch)
+    grouped_forward(layers, params, torch.randn(3, 5, 1, 16, 16))
+    assert len(calls) == 4
+
+
+def _count_channels_last_pools(monkeypatch) -> list:
+    """Every call of the channels-last path from here on, as a list that grows."""
+    calls, apply = [], _ChannelsLastPool.apply
+    monkeypatch.setattr(_ChannelsLastPool, "apply", lambda x: calls.append(x.shape) or apply(x))
+    return calls
