@@ -62,3 +62,20 @@ class IncompatibleError(MetaregError):
 class StoreError(MetaregError):
     """The results store cannot be used: its folder cannot be created or written, the file is not a metareg store
     (or was written by a newer metareg), or it stayed locked; the message names the path and the OS's reason."""
+
+
+def signal_words(signum: int) -> str:
+    """How a message names the signal that stopped a command."""
+    import signal
+
+    return {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}.get(signum, f"signal {signum}")
+
+
+class Interrupted(KeyboardInterrupt):
+    """The process was asked to stop (Ctrl-C's SIGINT, or SIGTERM): a ``KeyboardInterrupt``, so every clean-up
+    that Ctrl-C runs runs for SIGTERM too. ``signum`` is the signal; ``summary`` (when a command knows it) says what
+    was interrupted, what was kept and how to resume, as the one line the CLI prints."""
+
+    def __init__(self, signum: int, summary: str | None = None):
+        super().__init__(summary or "")
+        self.signum, self.summary = signum, summary

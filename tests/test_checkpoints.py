@@ -97,6 +97,35 @@ def test_a_corrupt_checkpoint_is_ignored_with_a_warning_and_never_loaded(tmp_pat
     assert not path.exists()
 
 
+@pytest.mark.parametrize("content", [b"", b"\x00" * 64, b"not a checkpoint at all"], ids=["empty", "zeros", "text"])
+def test_an_unreadable_checkpoint_means_a_warning_and_a_fresh_start(tmp_path, content):
+    """A 0-byte file (a disk that filled while it was written) used to fail the run with an IndexError."""
+    run = _run(tmp_path)
+    path = checkpoint_path(tmp_path, run.hash)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    with pytest.warns(RuntimeWarning, match="checkpoint .* ignored: it cannot be read"):
+        result = run.execute(progress=False, store=Store(tmp_path))
+    assert result.status == "done" and result.metrics == _run(tmp_path).execute(progress=False).metrics
+
+
+def test_a_checkpoint_that_cannot_be_applied_is_undone_and_the_run_starts_afresh(tmp_path):
+    """A readable checkpoint of this run whose weights do not fit (a damaged entry) leaves no trace in the run."""
+    import torch
+
+    from metareg.run import checkpoints
+
+    run = _run(tmp_path)
+    path = checkpoint_path(tmp_path, run.hash)
+    checkpoints.save(path, {"config_hash": run.hash, "iteration": 50, "learner": {"bogus": torch.zeros(1)},
+                            "optimiser": {}, "history": [{"iteration": 50}], "rng": {}, "best_score": 0.0,
+                            "best_state": None, "chunk": None, "resolved": {}})
+    with pytest.warns(RuntimeWarning, match="ignored: it could not be applied"):
+        result = run.execute(progress=False, store=Store(tmp_path))
+    reference = _run(tmp_path).execute(progress=False)
+    assert result.status == "done" and result.metrics == reference.metrics and result.history == reference.history
+
+
 def test_a_checkpoint_of_another_run_is_not_loaded(tmp_path):
     import torch
 

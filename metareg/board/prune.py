@@ -24,7 +24,7 @@ def prune_models(store, keep: str) -> list[Path]:
         raise ConfigError(f"--keep-models must be one of {', '.join(KEEP)}, got {keep!r}")
     if keep == "all":
         return []
-    store_dir = store.path.parent
+    store_dir = store.files_dir
     rows = [r for r in store.runs(status="done") if model_path(store_dir, r.id).is_file()]
     kept: set[int] = set()
     if keep == "best":
@@ -42,6 +42,12 @@ def prune_models(store, keep: str) -> list[Path]:
     for r in rows:
         if r.id not in kept:
             path = model_path(store_dir, r.id)
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                from metareg.errors import StoreError
+
+                raise StoreError(f"cannot delete {path} ({exc.strerror or exc}), after deleting {len(removed)} "
+                                 f"model file(s): `metareg runs prune` needs write access to {path.parent}") from None
             removed.append(path)
     return removed

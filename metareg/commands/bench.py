@@ -155,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         report = GridRunner(store, executor, rerun=args.rerun, retry_failed=args.retry_failed,
-                            on_start=progress.started, on_end=ended).run(plan)
+                            rerun_before=getattr(args, "started_at", None), on_start=progress.started,
+                            on_end=ended).run(plan)
     finally:
         progress.close()
     return summarise(report, plan, store, suite, args)
@@ -185,12 +186,15 @@ def summarise(report, plan, store, suite, args) -> int:
             print(f"redid {report.abandoned} run(s) left unfinished by a stopped runner")
     if invalid:
         return 2
+    unwritten = [c.result.model_error for c in ran if c.result is not None and c.result.model_error]
+    for error in unwritten:
+        print(f"metareg: error: {error}", file=sys.stderr)
     skipped = report.by_state(SKIPPED)
     if skipped and len(skipped) == len(plan.cells):  # nothing could be built: as for a plan with nothing to run
         for cell in skipped:
             print(f"metareg: error: nothing ran: {cell.cell.label}: {cell.error}", file=sys.stderr)
         return 2
-    return 1 if report.by_state(FAILED, REUSED_FAILED) else 0
+    return 1 if report.by_state(FAILED, REUSED_FAILED) or unwritten else 0
 
 
 def format_results(results) -> str:

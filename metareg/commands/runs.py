@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         from metareg.board.prune import prune_models
 
         removed = prune_models(store, args.keep_models)
-        print(f"metareg runs prune: deleted {len(removed)} model file(s) from {store.path.parent / 'models'}; "
+        print(f"metareg runs prune: deleted {len(removed)} model file(s) from {store.files_dir / 'models'}; "
               f"every result stays in {store.path}")
         return 0
     accepts = _selected(args)
@@ -135,10 +135,9 @@ def find_run(store, text: str | int):
 
 def files(row, store) -> dict[str, Path]:
     """The run's model and checkpoint paths, as ``metareg.run.files`` decides them."""
-    from metareg.run.files import checkpoint_path, model_path
+    from metareg.run.files import checkpoint_path, stored_model
 
-    folder = store.path.parent
-    return {"model": model_path(folder, row.id), "checkpoint": checkpoint_path(folder, row.config_hash)}
+    return {"model": stored_model(store, row.id), "checkpoint": checkpoint_path(store.files_dir, row.config_hash)}
 
 
 def shown_status(row) -> str:

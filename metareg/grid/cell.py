@@ -35,7 +35,7 @@ class Outcome:
 def execute_cell(cell, expected_hash: str, *, progress: bool = False, registry=None,
                  claimed: tuple[str, int] | None = None) -> Outcome:
     """Resolve, build and run one cell; ``claimed`` = (store path, run id) commits the outcome from here."""
-    from metareg.errors import IncompatibleError, MetaregError
+    from metareg.errors import IncompatibleError, MetaregError, StoreError
     from metareg.host.registry import Registry
     from metareg.run.config import config_hash, resolve
     from metareg.run.engine import Run
@@ -61,7 +61,10 @@ def execute_cell(cell, expected_hash: str, *, progress: bool = False, registry=N
         from metareg.store.database import Store
 
         path, run_id = claimed
-        result = run.execute(progress=progress, store=Store(path), run_id=run_id)
+        try:
+            result = run.execute(progress=progress, store=Store(path), run_id=run_id)
+        except StoreError as exc:  # the outcome could not be stored here: the runner tries, and says why if it cannot
+            return Outcome(FAILED, error=str(exc), wall_time=time.perf_counter() - start)
         return Outcome(result.status, result=result, error=result.error, wall_time=result.wall_time, committed=True)
     result = run.execute(progress=progress)
     model = None

@@ -2,9 +2,11 @@
 
 Every executor has the same small interface, so the runner's claim-dispatch-record loop is written once:
 ``free()`` (how many more cells it takes now), ``submit(key, cell, hash, claimed)``, ``wait()`` (blocks until at
-least one cell ends; returns ``[(key, Outcome)]``) and ``close()``. Local executors commit a run's result from the
-worker into the row the runner claimed (the store is a local file); Ray tasks may run on other machines, so they
-return the result and the runner writes it.
+least one cell ends; returns ``[(key, Outcome)]``) and ``close(stop=False)`` (``stop``: interrupt the cells still
+running instead of letting workers finish; returns the ``[(key, Outcome)]`` that ended meanwhile, for the runner to
+record before it releases the rest). Local executors commit a run's result from the worker into the row the runner
+claimed (the store is a local file); Ray tasks may run on other machines, so they return the result and the runner
+writes it.
 
 Worker processes are started with ``spawn`` (torch and ``fork`` do not mix), each with ``cores // workers`` torch
 threads, or one GPU each when there are several (``CUDA_VISIBLE_DEVICES``, so a cell's config, and so its identity,
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from typing import Any
@@ -24,6 +27,9 @@ from metareg.grid.cell import Outcome, execute_cell
 from metareg.grid.cell_states import FAILED
 
 Key = Any
+
+#: seconds a stopping executor gives interrupted workers to leave (a torch op in flight ends first) before killing
+STOP_GRACE = 30.0
 
 
 class SerialExecutor:
@@ -47,8 +53,9 @@ class SerialExecutor:
         return [(key, execute_cell(cell, expected_hash, progress=self.progress, registry=self.registry,
                                    claimed=claimed))]
 
-    def close(self) -> None:
-        self.job = None
+    def close(self, stop: bool = False) -> list[tuple[Key, Outcome]]:
+        self.job = None  # a cell of this process that an interrupt cut short: nothing of it ended
+        return []
 
 
 def gpu_count(device: str | None) -> int:
@@ -72,14 +79,14 @@ def _worker_main(conn, parent: int, gpu: int | None, threads: int | None) -> Non
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)  # before torch touches CUDA
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    import torch
+    try:  # a SIGINT (the runner stopping, or Ctrl-C in the terminal) ends the worker quietly, at any point
+        import torch
 
-    from metareg.host.registry import Registry
+        from metareg.host.registry import Registry
 
-    if threads:
-        torch.set_num_threads(threads)
-    registry = Registry.load(warn=False)
-    try:
+        if threads:
+            torch.set_num_threads(threads)
+        registry = Registry.load(warn=False)
         while True:
             job = conn.recv()
             if job is None:
@@ -154,18 +161,35 @@ class ProcessExecutor:
                 self.workers[i] = None
         return done
 
-    def close(self) -> None:
+    def close(self, stop: bool = False) -> list[tuple[Key, Outcome]]:
+        """Let idle workers leave; with ``stop``, SIGINT the busy ones (a run in flight stops, keeping its
+        checkpoint; a commit in flight completes first) and wait up to ``STOP_GRACE`` s for them to leave, only then
+        terminating any left. Returns the outcomes that busy workers sent meanwhile (each committed by its worker)."""
         started = [w for w in self.workers if w is not None]
         for worker in started:
+            if stop and worker.key is not None and worker.process.is_alive():
+                os.kill(worker.process.pid, signal.SIGINT)
             try:
                 worker.conn.send(None)
             except (BrokenPipeError, OSError):
                 pass
+        deadline = time.monotonic() + (STOP_GRACE if stop else 10.0)
         for worker in started:
-            worker.process.join(10)
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+        for worker in started:
             if worker.process.is_alive():
                 worker.process.terminate()
                 worker.process.join(5)
+        ended = []
+        for worker in started:
+            try:
+                if worker.key is not None and worker.conn.poll():
+                    ended.append((worker.key, worker.conn.recv()))
+            except (EOFError, OSError):
+                pass
+            worker.key = None
+        self.workers = [None] * len(self.workers)
+        return ended
 
 
 class RayExecutor:
@@ -208,6 +232,9 @@ class RayExecutor:
 
     def wait(self) -> list[tuple[Key, Outcome]]:
         ready, _ = self.ray.wait(list(self.refs), num_returns=1)
+        return self._results(ready)
+
+    def _results(self, ready) -> list[tuple[Key, Outcome]]:
         done = []
         for ref in ready:
             key = self.refs.pop(ref)
@@ -218,12 +245,19 @@ class RayExecutor:
                 done.append((key, Outcome(FAILED, error=f"Ray task failed: {first}")))
         return done
 
-    def close(self) -> None:
+    def close(self, stop: bool = False) -> list[tuple[Key, Outcome]]:
+        """Cancel the tasks still running; the results of those that had already ended are returned, so the
+        runner stores them rather than losing finished work."""
+        ended = []
+        if self.refs:
+            ready, _ = self.ray.wait(list(self.refs), num_returns=len(self.refs), timeout=0)
+            ended = self._results(ready)
         for ref in self.refs:
             self.ray.cancel(ref, force=True)
         self.refs.clear()
         if self.started:
             self.ray.shutdown()
+        return ended
 
 
 def make_executor(kind: str, *, workers: int = 1, device: str | None = None, ray_address: str | None = None,

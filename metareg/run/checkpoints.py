@@ -14,21 +14,32 @@ is of another format or belongs to another run is ignored with a warning and nev
 """
 from __future__ import annotations
 
-import os
+import io
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from metareg.toolkit.atomic import write_atomic
+
 FORMAT = 1
 
 
-def save(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"format": FORMAT, **state}, tmp)
-    os.replace(tmp, path)
+def save(path: Path, state: dict[str, Any]) -> bool:
+    """Write the checkpoint whole or not at all; False (with a warning) when the disk is full or the folder is not
+    writable: the run goes on, it only could not be resumed from this point."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, **state}, buffer)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, buffer.getvalue())
+    except OSError as exc:
+        warnings.warn(f"metareg: checkpoint {path} could not be written ({exc.strerror or exc}); the run goes on, "
+                      f"but if it is stopped it resumes from its last checkpoint that was written", RuntimeWarning,
+                      stacklevel=2)
+        return False
+    return True
 
 
 def load(path: Path, config_hash: str, device: torch.device) -> dict[str, Any] | None:
@@ -37,8 +48,9 @@ def load(path: Path, config_hash: str, device: torch.device) -> dict[str, Any] |
         return None
     try:
         state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # truncated, corrupt, foreign
-        return _ignored(path, f"it cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})")
+    except Exception as exc:  # empty, truncated, corrupt, foreign, unreadable
+        first = next(iter(str(exc).strip().splitlines()), "")[:120]
+        return _ignored(path, f"it cannot be read ({type(exc).__name__}{': ' + first if first else ''})")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         return _ignored(path, f"it is not a metareg checkpoint of format {FORMAT}")
     if state.get("config_hash") != config_hash:
@@ -70,6 +82,11 @@ def restore_rng(states: dict[str, Any], device: torch.device, **generators: torc
 
 
 def _ignored(path: Path, why: str) -> None:
-    warnings.warn(f"metareg: checkpoint {path} ignored: {why}; the run starts from the beginning", RuntimeWarning,
-                  stacklevel=3)
+    warn_ignored(path, why)
     return None
+
+
+def warn_ignored(path: Path, why: str) -> None:
+    """Say that the checkpoint at ``path`` is not used, and why: the run starts from the beginning."""
+    warnings.warn(f"metareg: checkpoint {path} ignored: {why}; the run starts from the beginning", RuntimeWarning,
+                  stacklevel=4)

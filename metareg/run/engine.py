@@ -24,6 +24,7 @@ from metareg.run.chunking import meta_backward
 from metareg.run.clipping import check_clip
 from metareg.run.compatibility import context_problem, target_problem
 from metareg.run.config import Selection, config_hash, part_config, to_container
+from metareg.run.deferred_signals import deferred_signals
 from metareg.run.files import checkpoint_path
 from metareg.run.models import model_state
 from metareg.run.record import RunResult
@@ -99,10 +100,11 @@ class Run:
         """
         if store is not None and run_id is None:
             run_id = record.start(store, self)
-        result = self._execute(progress, checkpoint_dir=store.path.parent if store is not None else None)
+        result = self._execute(progress, checkpoint_dir=store.files_dir if store is not None else None)
         result.run_id = run_id
         if store is not None:
-            record.commit(store, run_id, result, model=model_state(self) if result.status == "done" else None)
+            with deferred_signals():  # the run is over: from here on, a signal waits until it is committed
+                record.commit(store, run_id, result, model=model_state(self) if result.status == "done" else None)
         if self.registry is not None:
             self.registry.notify("metareg_run_finished", config=self.cfg, result=result)
         return result
@@ -152,10 +154,9 @@ class Run:
         chunk = None
         ckpt = checkpoint_path(checkpoint_dir, self.hash) if checkpoint_dir is not None and t.checkpoint_every else None
         first, state = 1, checkpoints.load(ckpt, self.hash, self.device) if ckpt is not None else None
-        if state is not None:  # a killed run of this cell: go on from where it was
-            first = state["iteration"] + 1
+        if state is not None and self._resumed(state, ckpt, optimiser, history, train=train_gen, target=target_gen):
+            first = state["iteration"] + 1  # a killed run of this cell: go on from where it was
             best_score, best_state, chunk = state["best_score"], state["best_state"], state["chunk"]
-            self._resume(state, optimiser, history, train=train_gen, target=target_gen)
             bar.update(first - 1)
             if progress:
                 print(f"resumed from the checkpoint at update {first - 1} ({ckpt})", file=sys.stderr, flush=True)
@@ -242,6 +243,24 @@ class Run:
         if callable(get_rng):
             state["generator_rng"] = get_rng()
         return state
+
+    def _resumed(self, state: dict, path, optimiser, history: list[dict], **generators) -> bool:
+        """Whether the run took ``state`` up; one that cannot be applied (weights of another shape, a damaged
+        entry) is undone, so the run starts afresh exactly as with no checkpoint, and said in a warning."""
+        fresh = (copy.deepcopy(self._state()), copy.deepcopy(optimiser.state_dict()),
+                 checkpoints.rng_states(self.device, **generators), copy.deepcopy(self.resolved))
+        try:
+            int(state["iteration"]), state["best_score"], state["best_state"], state["chunk"]  # all there
+            self._resume(state, optimiser, history, **generators)
+            return True
+        except Exception as exc:
+            self._load_state(fresh[0])
+            optimiser.load_state_dict(fresh[1])
+            checkpoints.restore_rng(fresh[2], self.device, **generators)
+            self.resolved = fresh[3]
+            history.clear()
+            checkpoints.warn_ignored(path, f"it could not be applied ({type(exc).__name__}: {exc})")
+            return False
 
     def _resume(self, state: dict, optimiser, history: list[dict], **generators) -> None:
         self.learner.load_state_dict(state["learner"])

@@ -10,10 +10,11 @@ killed run never leaves half a model under the run's name.
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import torch
+
+from metareg.toolkit.atomic import write_atomic
 
 #: what the file's ``format`` says; a file of another format is refused with a clear error
 FORMAT = 1
@@ -35,23 +36,30 @@ def model_bytes(run) -> bytes:
     return buffer.getvalue()
 
 
+
 def write_model(state: dict | bytes, path: Path) -> Path:
+    """Write the model file (serialised in memory first, so the only failure left is the file system's OSError)."""
+    if not isinstance(state, bytes):
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        state = buffer.getvalue()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    if isinstance(state, bytes):
-        tmp.write_bytes(state)
-    else:
-        torch.save(state, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, state)
     return path
 
 
-def read_model(path: Path, device: torch.device) -> dict:
-    """The saved state at ``path``; a ``ValueError`` naming the file when it is not one of ours."""
+def read_model(path: Path, device: torch.device, config_hash: str | None = None) -> dict:
+    """The saved state at ``path``; a ``ValueError`` naming the file when it is not one of ours, or (given the
+    run's ``config_hash``) when it holds another run's weights: a file under a run's name is never trusted blindly,
+    since a file of another store, or a copied folder, may sit there."""
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # truncated, foreign, or from a newer torch
         raise ValueError(f"{path} is not a readable metareg model ({type(exc).__name__}: {exc})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{path} is not a metareg model of format {FORMAT}")
+    if config_hash is not None and state.get("config_hash") != config_hash:
+        raise ValueError(f"{path} holds the weights of another run (config {state.get('config_hash')}, not "
+                         f"{config_hash}): another store in the same folder wrote it, or the folder was copied "
+                         f"from elsewhere")
     return state

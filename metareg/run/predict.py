@@ -111,7 +111,7 @@ def load_run(run_id: int, store: str | Path | None = None, device: str = "cpu", 
     from metareg.host.contracts.generator import call_accepted
     from metareg.run.engine import Run
     from metareg.host.registry import Registry
-    from metareg.run.files import model_path
+    from metareg.run.files import stored_model
     from metareg.run.models import read_model
     from metareg.store.database import existing_store
 
@@ -127,7 +127,7 @@ def load_run(run_id: int, store: str | Path | None = None, device: str = "cpu", 
             from None
     if row.status != "done":
         raise RunNotFoundError(f"run {row.id} is {row.status}, not done: only a finished run has weights to use")
-    weights = model_path(path.parent, row.id)
+    weights = stored_model(db, row.id)
     if not weights.is_file():
         raise RunNotFoundError(f"run {row.id} has no stored weights ({weights} is missing: the run finished before "
                                f"metareg kept models, or they were pruned); run it again with `metareg bench "
@@ -140,19 +140,26 @@ def load_run(run_id: int, store: str | Path | None = None, device: str = "cpu", 
                                 f"({row.learner} on {row.benchmark}); predict labels images: use a classification run")
     run = Run(cfg, selection, registry)
     try:
-        state = read_model(weights, run.device)
+        state = read_model(weights, run.device, row.config_hash)
     except ValueError as exc:
         raise RunNotFoundError(f"run {row.id}: {exc}; run it again with `metareg bench --rerun`") from None
     run.learner.load_state_dict(state["learner"])
     if run.adversary is not None and "adversary" in state:
         run.adversary.load_state_dict(state["adversary"])
     if run.generator is not None:  # its own checkpoint beside the store (MT-GAN), else it is fitted again
-        call_accepted(run.generator.fit, run.benchmark, run.device, False, checkpoint_dir=path.parent, seed=run.seed)
-    return LoadedRun(run, row, path.parent)
+        call_accepted(run.generator.fit, run.benchmark, run.device, False, checkpoint_dir=db.files_dir, seed=run.seed)
+    return LoadedRun(run, row, db.files_dir)
 
 
 def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def _nested_files(folder: Path) -> list[Path]:
+    """The files in ``folder``'s subfolders (hidden ones left out, as ``_files`` leaves them): what a query folder
+    holds that predict does not label, so that it can say so."""
+    return sorted(p for p in folder.rglob("*") if p.parent != folder and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def write_predictions(rows: Sequence[tuple[Path, torch.Tensor]], classes: list[str], out, as_json: bool) -> None:

@@ -5,16 +5,23 @@ committing into the row its runner claimed (the serial and process executors, wh
 and the runner committing what a remote worker sent back (Ray). All three call ``commit``, so a finished row
 always has its model file written before it and its resume checkpoint removed after it, whoever ran it. Deciding
 who runs a cell (claim, heartbeat, release) is the runner's; what a run produced is written here.
+
+A commit loses nothing a run computed: SIGINT and SIGTERM wait until it is over (``deferred_signals``); a model
+that cannot be written (an unwritable folder, a full disk) leaves the result stored and says so in
+``RunResult.model_error``, which the command turns into one line and a non-zero exit; a row that cannot be written
+takes the model file just written with it, so no model is left without its run.
 """
 from __future__ import annotations
 
 import platform
+import warnings
 from dataclasses import dataclass, field
 
 import torch
 
 from metareg.run import checkpoints
 from metareg.run.config import Selection, to_container
+from metareg.run.deferred_signals import deferred_signals
 from metareg.run.files import checkpoint_path, model_path
 from metareg.run.models import write_model
 
@@ -35,6 +42,8 @@ class RunResult:
     run_id: int | None = None
     #: settings the run resolved itself (``train.task_chunk=auto``'s chunk), merged into its stored config
     resolved: dict[str, dict] = field(default_factory=dict)
+    #: why a done run's model file could not be written (its result is stored all the same), else None
+    model_error: str | None = None
 
     def as_json(self) -> dict:
         return {
@@ -48,6 +57,7 @@ class RunResult:
             "metrics": self.metrics,
             "error": self.error,
             "resolved": self.resolved,
+            "model_error": self.model_error,
             # the last logged training entry: the learner's and adversary's metrics (e.g. the domain accuracy)
             "last_logged": self.history[-1] if self.history else None,
         }
@@ -77,14 +87,37 @@ def start(store, run) -> int:
 def commit(store, run_id: int, result: RunResult, *, model: dict | bytes | None = None) -> None:
     """``result`` into row ``run_id``: its model file first (a ``done`` run's weights, as a state or as the bytes a
     remote worker sent), then the row with the device the run really used, then its resume checkpoint goes."""
-    store_dir = store.path.parent
-    if result.status == "done" and model is not None:
-        write_model(model, model_path(store_dir, run_id))
-    store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
-                 history=result.history, error=result.error, device=result.device, resolved=result.resolved)
-    checkpoints.remove(checkpoint_path(store_dir, result.config_hash))  # the run has its outcome
+    store_dir = store.files_dir
+    with deferred_signals():
+        written = None
+        if result.status == "done" and model is not None:
+            path = model_path(store_dir, run_id)
+            try:
+                written = write_model(model, path)
+            except OSError as exc:
+                result.model_error = (f"run {run_id}'s model could not be written to {path} ({exc.strerror or exc}); "
+                                      f"its result is stored, but `metareg predict --run {run_id}` has no weights "
+                                      f"to load: free space or make {path.parent} writable, then `metareg bench "
+                                      f"--rerun` the cell")
+        try:
+            store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
+                         history=result.history, error=result.error, device=result.device, resolved=result.resolved)
+        except BaseException:
+            if written is not None:  # no model file for a row that did not commit
+                written.unlink(missing_ok=True)
+            raise
+        _remove_checkpoint(checkpoint_path(store_dir, result.config_hash))  # the run has its outcome
+
+
+def _remove_checkpoint(path) -> None:
+    try:
+        checkpoints.remove(path)
+    except OSError as exc:
+        warnings.warn(f"metareg: the finished run's checkpoint {path} could not be deleted ({exc.strerror or exc}); "
+                      f"it is never loaded again, and can be deleted by hand", RuntimeWarning, stacklevel=3)
 
 
 def commit_failure(store, run_id: int, error: str | None, wall_time: float) -> None:
     """Row ``run_id`` failed before a run could produce a result (a part's constructor crashed, a worker died)."""
-    store.finish(run_id, status="failed", wall_time=wall_time, error=error)
+    with deferred_signals():
+        store.finish(run_id, status="failed", wall_time=wall_time, error=error)

@@ -9,6 +9,14 @@ looks up the cell's config hash and inserts a ``running`` row only if no finishe
 two runners on one store never both run a cell, and a finished cell is never repeated. Every ``running`` row names
 its owner (host and process id) and carries a heartbeat; a row whose owner is dead (same host) or whose heartbeat
 stopped (another host) was left by a killed process and is deleted when the cell is claimed again.
+
+A store's files (models, checkpoints, a generator's weights) are its own: ``Store.files_dir``. The folder store
+``DIR/results.sqlite`` owns ``DIR`` (as it always did); any other name ``DIR/NAME.db`` owns ``DIR/NAME.db.files``,
+so two stores in one folder never share (or prune, or load) each other's models.
+
+Reading commands open a store with ``readonly=True``: nothing is created, migrated or written, so a store on a
+read-only file system, one the user may not write, or one on a full disk still lists, ranks and predicts. A row whose
+JSON is damaged is skipped with a warning naming it, so one bad row never makes the rest of a store unreadable.
 """
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ import os
 import socket
 import sqlite3
 import time
+import warnings
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +33,7 @@ from typing import Any, Iterator
 
 from metareg.host import families
 from metareg.store.errors import make_folder, sqlite_errors
+from metareg.store.readonly import connect_read_only
 from metareg.store.schema import check_file, prepare
 
 DEFAULT_DIR = "metareg-results"
@@ -38,6 +48,26 @@ STALE_AFTER = 180.0
 def owner_token() -> str:
     """``host:pid`` of this process: who holds a ``running`` row."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+#: when this module was imported: the start of this process, near enough, where ``/proc`` cannot say
+_IMPORTED_AT = time.time()
+
+
+def process_started_at() -> float:
+    """When this process started (the moment a user issued the command), as a ``time.time()`` value.
+
+    A forced rerun redoes the runs started before this moment (``Store.claim``'s ``rerun_before``): two commands
+    started together then share the rerun, however long either took to start. Linux's ``/proc`` gives the true
+    start; elsewhere the moment metareg's store module was imported, which comes before any claim.
+    """
+    try:
+        fields = Path("/proc/self/stat").read_text().rpartition(")")[2].split()
+        since_boot = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # starttime: the 22nd field, after the name
+        started = time.time() - (time.clock_gettime(time.CLOCK_BOOTTIME) - since_boot)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return _IMPORTED_AT
+    return min(started, _IMPORTED_AT)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -93,7 +123,16 @@ def existing_store(path: str | os.PathLike | None = None) -> "Store":
     if not chosen.is_file():
         raise ConfigError(f"no results store at {chosen}: run `metareg bench` first, or point --store (or "
                           f"METAREG_STORE) at the store the runs went to")
-    return Store(chosen)
+    return Store(chosen, readonly=True)
+
+
+def files_dir(path: Path) -> Path:
+    """The folder of the store at ``path``'s own files: ``DIR`` for ``DIR/results.sqlite``, else ``PATH.files``."""
+    return path.parent if path.name == DB_NAME else path.with_name(f"{path.name}.files")
+
+
+class DamagedRowError(ValueError):
+    """A stored row whose JSON columns cannot be read."""
 
 
 @dataclass
@@ -133,17 +172,29 @@ class Store:
     (``metareg.store.errors``, ``metareg.store.schema``).
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, timeout: float = 60.0):
+    def __init__(self, path: str | os.PathLike | None = None, timeout: float = 60.0, readonly: bool = False):
         self.path = store_path(path)
-        self.timeout = timeout
-        make_folder(self.path.parent)
+        self.timeout, self.readonly = timeout, readonly
+        if not readonly:
+            make_folder(self.path.parent)
         with sqlite_errors(self.path, timeout):
             check_file(self.path, timeout)
-            prepare(self.path, timeout)
+            if not readonly:
+                prepare(self.path, timeout)
+
+    @property
+    def files_dir(self) -> Path:
+        """Where this store's models, checkpoints and generator weights live (``files_dir``)."""
+        return files_dir(self.path)
+
+    def _connect_read(self) -> sqlite3.Connection:
+        if self.readonly:
+            return connect_read_only(self.path, self.timeout)
+        return sqlite3.connect(self.path, timeout=self.timeout)
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        with sqlite_errors(self.path, self.timeout), closing(sqlite3.connect(self.path, timeout=self.timeout)) as db:
+        with sqlite_errors(self.path, self.timeout), closing(self._connect_read()) as db:
             db.row_factory = sqlite3.Row
             yield db
 
@@ -151,6 +202,8 @@ class Store:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction that takes SQLite's write lock at its start (BEGIN IMMEDIATE), so what it reads
         cannot change before it writes: the basis of a claim."""
+        if self.readonly:
+            raise RuntimeError(f"{self.path} was opened read-only")  # metareg's own mistake, not the user's
         with sqlite_errors(self.path, self.timeout), \
                 closing(sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)) as db:
             db.row_factory = sqlite3.Row
@@ -184,23 +237,29 @@ class Store:
                                         config=config, versions=versions, owner=owner_token())
 
     def claim(self, *, config_hash: str, parts: dict[str, str | None], seed: int, device: str, config: dict,
-              versions: dict, owner: str | None = None, rerun: bool = False, retry_failed: bool = False) -> Claim:
+              versions: dict, owner: str | None = None, rerun: bool = False, retry_failed: bool = False,
+              rerun_before: float | None = None) -> Claim:
         """Claim a grid cell for ``owner`` (default: this process), in one write transaction.
 
         Rows of the cell left ``running`` by a dead owner are deleted first. Then a live claim by someone else makes
         the answer ``busy``; a finished run makes it ``done`` or ``failed`` unless ``rerun`` (any finished run) or
         ``retry_failed`` (a failed latest run) asks to run it again; otherwise a ``running`` row is inserted.
+        With ``rerun_before`` (a time), ``rerun`` redoes only runs started before it: a run started since then is
+        this rerun's own (another runner of the same forced rerun did it), so a forced rerun still runs each cell
+        once, however many runners share it.
         """
         owner = owner or owner_token()
         with self._write() as db:
-            rows = [self._row(r) for r in db.execute(
-                "SELECT * FROM runs WHERE config_hash = ? ORDER BY id", (config_hash,))]
+            rows = self._rows(db.execute("SELECT * FROM runs WHERE config_hash = ? ORDER BY id",
+                                         (config_hash,)).fetchall())
             dead = [r.id for r in rows if r.status == "running" and is_abandoned(r.owner, r.heartbeat_at)]
             db.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in dead])
             live = [r for r in rows if r.status == "running" and r.id not in dead]
             finished = [r for r in rows if r.status in ("done", "failed")]
             if live:
                 return Claim("busy", row=live[-1], abandoned=len(dead))
+            if rerun and rerun_before is not None:  # only what was there before this rerun is redone
+                rerun = not any(r.started_at >= rerun_before for r in finished)
             if finished and not rerun:
                 latest = finished[-1]
                 done = [r for r in finished if r.status == "done"]
@@ -212,10 +271,11 @@ class Store:
                                           config=config, versions=versions, owner=owner)
             return Claim("claimed", run_id=run_id, abandoned=len(dead))
 
-    def release(self, run_id: int) -> None:
-        """Delete a claimed row that will not run (the cell turned out incompatible, or the runner was stopped)."""
+    def release(self, run_id: int) -> bool:
+        """Delete a claimed row that will not run (the cell turned out incompatible, or the runner was stopped);
+        whether it was still ``running`` (a row whose run was committed meanwhile is kept, never deleted)."""
         with self._write() as db:
-            db.execute("DELETE FROM runs WHERE id = ? AND status = 'running'", (run_id,))
+            return db.execute("DELETE FROM runs WHERE id = ? AND status = 'running'", (run_id,)).rowcount > 0
 
     def heartbeat(self, owner: str | None = None) -> None:
         """Refresh the heartbeat of every ``running`` row ``owner`` holds (default: this process)."""
@@ -236,12 +296,18 @@ class Store:
                     for section, values in resolved.items():
                         config.setdefault(section, {}).update(values)
                     db.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config), run_id))
-            db.execute(
+            updated = db.execute(
                 "UPDATE runs SET status = ?, wall_time = ?, finished_at = ?, metrics = ?, history = ?, error = ?,"
                 " device = COALESCE(?, device) WHERE id = ?",
                 (status, wall_time, time.time(), None if metrics is None else json.dumps(metrics),
                  None if history is None else json.dumps(history), error, device, run_id),
-            )
+            ).rowcount
+        if not updated:
+            from metareg.errors import StoreError
+
+            raise StoreError(f"run {run_id} is no longer in {self.path} (its claim was taken over as abandoned: was "
+                             f"this runner paused for over {STALE_AFTER:g} s?), so its outcome could not be stored; "
+                             f"the runner that took it over runs it again")
 
     def runs(self, status: str | None = None, **where: Any) -> list[RunRow]:
         clauses, args = [], []
@@ -253,19 +319,41 @@ class Store:
             args.append(value)
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY id"
         with self._read() as db:
-            return [self._row(r) for r in db.execute(sql, args)]
+            return self._rows(db.execute(sql, args).fetchall())
+
+    def _rows(self, raw: list[sqlite3.Row]) -> list[RunRow]:
+        """``raw`` as ``RunRow``s, each damaged one skipped with a warning that names it."""
+        rows = []
+        for r in raw:
+            try:
+                rows.append(self._row(r))
+            except DamagedRowError as exc:
+                warnings.warn(f"metareg: {self.path}: {exc}; that run is skipped", RuntimeWarning, stacklevel=3)
+        return rows
 
     def get(self, run_id: int) -> RunRow:
+        """The row ``run_id``; a ``KeyError`` when there is none, a ``StoreError`` when its JSON is damaged."""
         with self._read() as db:
             row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(f"no run with id {run_id} in {self.path}")
-        return self._row(row)
+        try:
+            return self._row(row)
+        except DamagedRowError as exc:
+            from metareg.errors import StoreError
+
+            raise StoreError(f"{self.path}: {exc}; the other runs are readable, and a rerun of the cell "
+                             f"(`metareg bench --rerun`) stores it afresh") from None
 
     @staticmethod
     def _row(r: sqlite3.Row) -> RunRow:
         data = dict(r)
         for key in ("config", "versions", "metrics", "history"):
             if data[key] is not None:
-                data[key] = json.loads(data[key])
+                try:
+                    data[key] = json.loads(data[key])
+                except (ValueError, TypeError) as exc:
+                    raise DamagedRowError(f"run {data['id']}'s {key} is damaged ({exc})") from None
+        if not isinstance(data["config"], dict) or not isinstance(data["versions"], dict):
+            raise DamagedRowError(f"run {data['id']}'s config or versions is not a mapping")
         return RunRow(**data)

@@ -18,6 +18,9 @@ from metareg.errors import StoreError
 
 #: where to point instead, said after every store error
 ELSEWHERE = "point --store (or METAREG_STORE) at another folder"
+#: said where writing failed: reading needs no write access
+READS_STILL_WORK = ("reading commands (`metareg runs`, `metareg leaderboard`, `metareg predict`) work on it as it "
+                    "is; `metareg bench` needs to write it")
 
 
 def make_folder(folder: Path) -> None:
@@ -29,7 +32,8 @@ def make_folder(folder: Path) -> None:
         why = f"{blocker} is a file, not a folder" if blocker else (exc.strerror or str(exc))
         raise StoreError(f"cannot create the results store folder {folder}: {why}; {ELSEWHERE}") from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise StoreError(f"cannot write to the results store folder {folder}: permission denied; {ELSEWHERE}")
+        raise StoreError(f"cannot write to the results store folder {folder}: permission denied; "
+                         f"{READS_STILL_WORK}; make it writable, or {ELSEWHERE}")
 
 
 def _unopenable(path: Path) -> str:
@@ -64,7 +68,7 @@ def sqlite_errors(path: Path, timeout: float) -> Iterator[None]:
             raise StoreError(f"cannot open results store {path}: {_unopenable(path)}; {ELSEWHERE}") from None
         if "readonly" in text or "read-only" in text:
             raise StoreError(f"cannot write to results store {path}: the file or its folder is read-only; "
-                             f"make it writable, or {ELSEWHERE}") from None
+                             f"{READS_STILL_WORK}; make it writable, or {ELSEWHERE}") from None
         if "disk i/o" in text or "full" in text:
             raise StoreError(f"results store {path}: {exc} (is the disk full or gone?); {ELSEWHERE}") from None
         raise

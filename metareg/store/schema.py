@@ -15,10 +15,10 @@ import sqlite3
 import time
 from contextlib import closing
 from pathlib import Path
-from urllib.parse import quote
 
 from metareg.errors import StoreError
 from metareg.store.errors import ELSEWHERE
+from metareg.store.readonly import connect_read_only
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -89,8 +89,7 @@ def check_file(path: Path, timeout: float) -> None:
         return  # an empty file is an empty database
     if header != SQLITE_HEADER:
         raise _not_a_store(path, "it is not a SQLite database")
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True, timeout=timeout)) as db:
+    with closing(connect_read_only(path, timeout)) as db:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         columns = {r[1] for r in db.execute("PRAGMA table_info(runs)")}

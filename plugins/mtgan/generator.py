@@ -2,12 +2,15 @@
 augment support sets."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,11 +196,22 @@ class MTGAN(metareg.Generator):
         return True
 
     def _save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
+        """Keep the meta-trained weights for the next run of the same key; a folder that cannot take them (a
+        read-only store that ``metareg predict`` reads, a full disk) costs only that reuse, said in a warning."""
         low, high = self.value_range
-        torch.save({"model": self.model.state_dict(), "low": low, "high": high, "history": self.history}, tmp)
-        os.replace(tmp, path)  # atomic: a concurrent run never reads half a file
+        buffer = io.BytesIO()
+        torch.save({"model": self.model.state_dict(), "low": low, "high": high, "history": self.history}, buffer)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(buffer.getvalue())
+            os.replace(tmp, path)  # atomic: a concurrent run never reads half a file
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            warnings.warn(f"metareg: mtgan's meta-trained weights could not be kept at {path} "
+                          f"({exc.strerror or exc}); the next run of the same key meta-trains again",
+                          RuntimeWarning, stacklevel=2)
 
     def get_rng_state(self) -> dict:
         """The augmentation streams' states, per split: what a mid-run checkpoint saves (``metareg.run.checkpoints``)."""
