@@ -20,14 +20,17 @@ def plural(word: str) -> str:
 class UnknownPartError(MetaregError, LookupError):
     """A part name that no installed plugin registered; the message lists the close matches."""
 
-    def __init__(self, family: str, name: str, available: Iterable[str]):
+    def __init__(self, family: str, name: str, available: Iterable[str], filtered: str = ""):
+        """``filtered`` says what kept installed parts out (``METAREG_LOAD_PLUGINS``, ``METAREG_BLOCK_PLUGINS``),
+        so an empty listing does not read "none installed" when every part is installed but filtered out."""
         self.family, self.name = family, name
         self.available = sorted(available)
         close = difflib.get_close_matches(name, self.available, n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
-        listing = ", ".join(self.available) or "none installed"
+        listing = ", ".join(self.available) or ("none loaded" if filtered else "none installed")
+        because = f"; {filtered}" if filtered else ""
         super().__init__(
-            f"unknown {family} {name!r}: {hint}available {plural(family)}: {listing} "
+            f"unknown {family} {name!r}: {hint}available {plural(family)}: {listing}{because} "
             f"(`metareg plugins` lists every part and any plugin that failed to load)"
         )
 

@@ -90,9 +90,14 @@ def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
 
 
 def section_note(section: Section) -> str:
-    """The sentence under a section's title: what the numbers are."""
+    """The sentence under a section's title: what the numbers are (or, with no finished run to name the metric,
+    why there are none, rather than "Test metric ()")."""
+    if section.metric is None:
+        return ("No run on this benchmark has finished, so there is no test metric to show yet; the errors of the "
+                "runs that failed are listed under the table (`metareg runs --status failed` shows every one).")
     direction = {True: "higher is better", False: "lower is better"}.get(section.higher_is_better, "")
-    return (f"Test {section.metric or 'metric'} ({direction}) on the benchmark's test episodes (its target domain "
+    said = f" ({direction})" if direction else ""
+    return (f"Test {section.metric}{said} on the benchmark's test episodes (its target domain "
             f"where it has one): mean ± Student-t 95% CI over every seed's episodes (n episodes). Baseline: the same "
             f"learner with no adversary and no generator; Δ = mean − baseline mean. Bold: best in its column."
             + (" Domain acc.: the adversary's domain discriminator on source against target features over the last "

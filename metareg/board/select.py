@@ -21,6 +21,7 @@ def row_filter(axes: dict[str, Sequence[str]], seeds: Sequence[int] | None,
     """A predicate on a ``RunRow``: its parts in ``axes``, its seed in ``seeds`` and its config at each setting."""
     wanted = {axis: {None if str(v).lower() == "none" else str(v) for v in values} for axis, values in axes.items()}
     settings = list(settings)
+    seeds = None if seeds is None else frozenset(seeds)  # `--seeds 0-9999` is tested once per row
 
     def accepts(row) -> bool:
         for axis, names in wanted.items():

@@ -8,7 +8,6 @@ matches every run, a setting narrows only the runs it applies to; with none of t
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from metareg.commands.bench import add_grid_arguments, grid_blocks, grid_settings, selector_axes
 
@@ -41,12 +40,14 @@ def run(args: argparse.Namespace) -> int:
     from metareg.errors import ConfigError
     from metareg.grid.expand import expand, parse_list
     from metareg.board.report import FORMATS, render
+    from metareg.commands.outputs import out_folder, write_output
     from metareg.store.database import existing_store
 
     formats = parse_list(args.format, "format")
     for fmt in formats:
         if fmt not in FORMATS:
             raise ConfigError(f"--format {fmt!r}: use one or more of {', '.join(FORMATS)} (comma separated)")
+    out = out_folder(args.out) if args.out else None  # before the board is built: a wrong --out costs nothing
     store = existing_store(args.store)
     plan, select, suite = None, None, None
     if args.suite:
@@ -57,17 +58,14 @@ def run(args: argparse.Namespace) -> int:
     title = args.title or ("metareg leaderboard" + (f": {suite.name}" if suite else ""))
     board = build_board(store.runs(), plan, select=select, title=title, description=suite.description if suite else "",
                         store_path=store.path)
-    if not args.out:
+    if out is None:
         for fmt in formats:
             print(render(board, fmt, curves=args.curves), end="")
         return 0
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     stem = "leaderboard" + (f"-{suite.name}" if suite else "")
     for fmt in formats:
         target = out / f"{stem}.{FORMATS[fmt][1]}"
-        target.write_text(render(board, fmt, curves=args.curves), encoding="utf-8")
-        print(target)
+        print(write_output(target, render(board, fmt, curves=args.curves)))
     return 0
 
 

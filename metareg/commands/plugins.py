@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{families.TITLES[family]}:")
         infos = sorted(registry.parts[family].values(), key=lambda i: i.name)
         if not infos:
-            print("  (none installed)")
+            print("  (none loaded)" if registry.left_out or registry.blocked else "  (none installed)")
         width = max((len(i.name) for i in infos), default=0)
         for info in infos:
             where = "built-in" if info.builtin else f"{info.distribution} {info.version}".strip()
@@ -63,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
               "plugin's name):")
         for (family, name), infos in registry.duplicates.items():
             print(f"  {family} {name!r}: " + " and ".join(i.origin for i in infos))
+    if registry.left_out:
+        print("left out by METAREG_LOAD_PLUGINS: " + ", ".join(registry.left_out))
     if registry.blocked:
         print("blocked by METAREG_BLOCK_PLUGINS: " + ", ".join(registry.blocked))
     if registry.failures:

@@ -16,7 +16,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "at meta-test, and write one row per image of the query folder: file, predicted class, the "
                     "probability of each class. Images are prepared as the run's benchmark prepares its inputs.",
     )
-    p.add_argument("--run", required=True, type=int, metavar="RUN_ID", help="the run's id (`metareg runs` lists them)")
+    p.add_argument("--run", required=True, metavar="RUN_ID", help="the run's id (`metareg runs` lists them)")
     p.add_argument("--support", required=True, metavar="DIR", help="one subfolder of images per class")
     p.add_argument("--query", required=True, metavar="DIR", help="the images to label")
     p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
@@ -28,15 +28,24 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from metareg.commands.common import load_registry
+    from metareg.commands.common import load_registry, run_id
+    from metareg.commands.outputs import out_file, written
+    from metareg.errors import ConfigError
     from metareg.run.predict import load_run, write_predictions
 
-    loaded = load_run(args.run, store=args.store, device=args.device, registry=load_registry())
+    wanted = run_id(args.run)
+    if wanted is None:
+        raise ConfigError(f"--run {args.run!r} is not a run id: give the number in the first column of `metareg runs`")
+    target = out_file(args.out, example="predictions." + ("jsonl" if args.json else "csv")) if args.out else None
+    loaded = load_run(wanted, store=args.store, device=args.device, registry=load_registry())
     data = loaded.load_folders(args.support, args.query)
+    note = data.unlabelled_note(args.query)
+    if note:
+        print(f"metareg: warning: {note}", file=sys.stderr)
     probabilities = loaded.predict(data.support_x, data.support_y, data.query_x)
     rows = list(zip(data.query_files, probabilities))
-    if args.out:
-        with open(args.out, "w", newline="") as out:
+    if target is not None:
+        with written(target, newline="") as out:
             write_predictions(rows, data.classes, out, args.json)
         print(f"metareg predict: {len(rows)} images labelled by run {loaded.run_id} -> {args.out}", file=sys.stderr)
     else:

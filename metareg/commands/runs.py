@@ -108,11 +108,11 @@ def _selected(args: argparse.Namespace):
 
 
 def find_run(store, text: str | int):
-    """The row with id ``text``, or an ``UnknownRunError`` naming the closest ids in the store and its path."""
-    try:
-        run_id = int(str(text).strip())
-    except ValueError:
-        run_id = None
+    """The row with id ``text``, or an ``UnknownRunError`` naming the closest ids in the store and its path (a
+    ``ConfigError`` for a number no run can have: ``metareg.commands.common.run_id``)."""
+    from metareg.commands.common import run_id as parse_run_id
+
+    run_id = parse_run_id(text)
     if run_id is not None:
         try:
             return store.get(run_id)

@@ -13,29 +13,54 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from omegaconf import DictConfig
 
 from metareg.errors import ConfigError, IncompatibleError
 from metareg.host import families
 from metareg.host.registry import Registry
-from metareg.run.config import Selection, Setting, config_hash, resolve
+from metareg.grid.seeds import SharedSeeds, shareable
+from metareg.run.config import Selection, Setting, resolve
 
 #: every axis a block may list: the part axes (``families.GRID_ORDER``) and the seeds
 AXES = families.GRID_ORDER + ("seeds",)
 
 
-def parse_list(value: Any, axis: str) -> tuple[str, ...]:
-    """``"maml, protonet"`` or ``["maml", "protonet"]`` -> ``("maml", "protonet")``."""
-    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-    out = tuple(str(v).strip() for v in items if str(v).strip())
+#: what a selector's "no value given" error shows as an example, by axis (another axis gets no example)
+EXAMPLES = {"learner": "maml,protonet", "benchmark": "sinusoid,digits", "backbone": "mlp,conv4",
+            "adversary": "none,dann", "generator": "none,mtgan", "format": "md,html"}
+
+
+def parse_list(value: Any, axis: str, where: str | None = None) -> tuple[str, ...]:
+    """``"maml, protonet"`` or ``["maml", "protonet"]`` -> ``("maml", "protonet")``, a name given twice kept once
+    (in the order first given): each name is a part of the grid, and the product is resolved cell by cell.
+
+    ``where`` names the list in errors (default ``--AXIS``, the command line's option; a suite passes its file and
+    block), so an empty ``learner: []`` in a suite blames the suite, not an option the user never typed. A mapping
+    or a nested list is an error here: made into a string it would be looked up as a part called ``{'a': 1}``.
+    """
+    where = where or f"--{axis}"
+    items = value if isinstance(value, (list, tuple)) else [] if value is None else [value]
+    if axis in families.OPTIONAL:  # YAML's null in an adversary list means no adversary, as ``none`` does
+        items = ["none" if item is None else item for item in items]
+    for item in items:
+        if item is None or isinstance(item, (dict, list, tuple)):
+            what = "null is" if item is None else f"{item!r} is a {'mapping' if isinstance(item, dict) else 'list'},"
+            raise ConfigError(f"{where}: {what} not a name; give names, separated by commas" + _example(axis))
+    out = tuple(dict.fromkeys(v.strip() for item in items for v in str(item).split(",") if v.strip()))
     if not out:
-        raise ConfigError(f"--{axis}: no value given; name one or more, separated by commas (e.g. maml,protonet)")
+        raise ConfigError(f"{where}: no value given; name one or more, separated by commas" + _example(axis))
     return out
 
 
-_RANGE = re.compile(r"^(-?\d+)\s*-\s*(-?\d+)$")
+def _example(axis: str) -> str:
+    return f" (e.g. {EXAMPLES[axis]})" if axis in EXAMPLES else ""
+
+
+#: ASCII digits only: ``\d`` and ``int()`` also take other scripts' digits (``'٣'`` is 3), which no one means as a seed
+_RANGE = re.compile(r"^(-?[0-9]+)\s*-\s*(-?[0-9]+)$")
+_INTEGER = re.compile(r"-?[0-9]+")
 #: the most seeds one selector may expand to: more is a typo (``0-10000000``), not a grid anyone means to run
 MAX_SEEDS = 10_000
 
@@ -44,11 +69,10 @@ def _seed(text: str, part: str) -> int:
     """One seed of ``part`` (a seed or a range), within what the store and torch can hold (``run.seed``'s range)."""
     from metareg.run.config import RunSection
 
-    try:
-        seed = int(text)
-    except ValueError:
-        hint = "use integers, ranges and commas, e.g. 0-4 or 0,2,5"
-        raise ConfigError(f"seeds: {part!r} is not a seed; {hint}") from None
+    if not _INTEGER.fullmatch(text):
+        hint = "use integers in ASCII digits (0-9), ranges and commas, e.g. 0-4 or 0,2,5"
+        raise ConfigError(f"seeds: {part!r} is not a seed; {hint}")
+    seed = int(text)
     valid = RunSection.ranges["seed"]
     if seed not in valid:
         raise ConfigError(f"seeds: {part!r} is out of range; a seed must be {valid} (0 to {2**63 - 1})")
@@ -108,15 +132,25 @@ class Cell:
         return dict(self.selectors)
 
 
-@dataclass
 class PlannedCell:
-    """A cell with its resolved config: the identity (``hash``) the store knows it by."""
+    """A cell with its resolved config: the identity (``hash``) the store knows it by.
 
-    index: int
-    cell: Cell
-    cfg: DictConfig
-    selection: Selection
-    hash: str
+    ``cfg`` may be given as a function that makes it, called when it is first read: a seed's copy of its
+    combination's config (``metareg.grid.seeds``), so that planning thousands of seeds copies no config up front;
+    ``seed`` is then given too.
+    """
+
+    def __init__(self, index: int, cell: Cell, cfg: DictConfig | Callable[[], DictConfig], selection: Selection,
+                 hash: str, seed: int | None = None):
+        self.index, self.cell, self.selection, self.hash = index, cell, selection, hash
+        self._cfg = cfg
+        self._seed = seed
+
+    @property
+    def cfg(self) -> DictConfig:
+        if not isinstance(self._cfg, DictConfig):
+            self._cfg = self._cfg()
+        return self._cfg
 
     @property
     def parts(self) -> dict[str, str | None]:
@@ -124,7 +158,7 @@ class PlannedCell:
 
     @property
     def seed(self) -> int:
-        return int(self.cfg.run.seed)
+        return int(self.cfg.run.seed) if self._seed is None else self._seed
 
     @property
     def label(self) -> str:
@@ -172,6 +206,9 @@ def expand(registry: Registry, blocks: Sequence[Block], settings: Iterable[Setti
     from the command line). Unknown part names and bad keys raise ``MetaregError`` here, before anything runs;
     incompatible combinations become ``Skip``s.
     """
+    if not blocks:  # else "every combination is incompatible" would follow, with no combination to name
+        raise ConfigError("the grid is empty: it has no block of learners, benchmarks, ... to run; give selectors "
+                          "(e.g. --learner maml) or a suite whose grid lists at least one block")
     plan = Plan()
     extra = tuple(settings)
     part_keys = {k for k, _ in extra if _names_part(k)}
@@ -185,21 +222,43 @@ def expand(registry: Registry, blocks: Sequence[Block], settings: Iterable[Setti
                 registry.get(*key.split(".")[:2])
         seeds = block.axes.get("seeds") or (None,)
         values = [block.axes.get(axis) or (None,) for axis in families.GRID_ORDER]
+        for axis, names in zip(families.GRID_ORDER, values):  # an unknown name fails before any cell is resolved
+            for name in names:
+                if name is not None and not (axis in families.OPTIONAL and str(name).lower() == "none"):
+                    registry.get(axis, str(name))
+        #: combination -> its config shared by its seeds and its cell's settings, or why it cannot make a run
+        shared: dict[tuple, tuple[SharedSeeds, tuple[Setting, ...]] | str] = {}
         for seed, combo in itertools.product(seeds, itertools.product(*values)):
             selectors = dict(zip(families.GRID_ORDER, combo), seed=seed, device=device)
             selectors = {k: v for k, v in selectors.items() if v is not None}
+            known = shared.get(combo) if shareable(seed) else None
+            if isinstance(known, str):
+                plan.skip(_selector_label(selectors), known)
+                continue
+            if known is not None and known[0].covers(seed):
+                seeds_of, own = known
+                digest = seeds_of.hash(seed)
+                if digest not in seen:
+                    seen.add(digest)
+                    plan.cells.append(PlannedCell(len(plan.cells), Cell(tuple(sorted(selectors.items())), own),
+                                                  seeds_of.config(seed), seeds_of.selection, digest, seed))
+                continue
             chosen.update((k, str(v)) for k, v in selectors.items() if k in families.GRID_ORDER)
             try:
                 cell, cfg, selection = _resolve_cell(registry, block_settings, selectors)
             except IncompatibleError as exc:
                 plan.skip(_selector_label(selectors), str(exc))
+                shared[combo] = str(exc)
                 continue
             chosen.update((s, cfg.run[s]) for s in families.GRID_ORDER if cfg.run[s])
             reason = incompatibility(cfg, selection, probes)
             if reason:
                 plan.skip(_selector_label(selectors), reason)
+                shared[combo] = reason
                 continue
-            digest = config_hash(cfg, selection)
+            seeds_of = SharedSeeds(cfg, selection)
+            shared.setdefault(combo, (seeds_of, cell.settings))
+            digest = seeds_of.hash(int(cfg.run.seed))
             if digest in seen:
                 continue
             seen.add(digest)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from metareg.errors import ConfigError
 from metareg.grid.expand import AXES, Block, parse_list, parse_seeds
-from metareg.run.config import _flatten, read_mapping
+from metareg.run.config import _flatten, check_regular_file, read_mapping
 
 SUITE_KEYS = ("description", "settings", "grid")
 BLOCK_KEYS = AXES + ("settings",)
@@ -79,8 +79,7 @@ def available_suites() -> dict[str, Path]:
 def find_suite(name: str) -> Path:
     if name.endswith((".yaml", ".yml")) or os.sep in name:
         path = Path(name)
-        if not path.is_file():
-            raise ConfigError(f"suite file {name!r} does not exist; give a suite name or the path of a YAML file")
+        check_regular_file(path, "suite file", "give a suite name or the path of a YAML file")
         return path
     suites = available_suites()
     if name in suites:
@@ -105,13 +104,16 @@ def load_suite(name: str) -> Suite:
         raise ConfigError(f"suite {str(path)!r} has no 'grid': list the learners, benchmarks, ... it compares")
     common = _settings(data.get("settings"), f"suite {str(path)!r} settings")
     grid = data["grid"] if isinstance(data["grid"], list) else [data["grid"]]
+    if not grid:
+        raise ConfigError(f"suite {str(path)!r} has an empty 'grid', so there is nothing to run: list at least one "
+                          f"block, e.g. grid: [{{learner: maml, benchmark: sinusoid}}]")
     blocks = []
     for i, entry in enumerate(grid):
         where = f"suite {str(path)!r} grid block {i + 1}"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where} must be a mapping of axes ({', '.join(AXES)}) and settings")
         _check_keys(entry, BLOCK_KEYS, where)
-        axes = {axis: (parse_seeds(v) if axis == "seeds" else parse_list(v, axis))
+        axes = {axis: (parse_seeds(v) if axis == "seeds" else parse_list(v, axis, f"{where}: {axis}"))
                 for axis, v in entry.items() if axis in AXES}
         blocks.append(Block(axes, common + _settings(entry.get("settings"), f"{where} settings")))
     return Suite(path.stem, path, str(data.get("description") or "").strip(), tuple(blocks))

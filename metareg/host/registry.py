@@ -7,6 +7,7 @@ a part of a failed plugin gets a ``PluginError``; ``metareg plugins`` shows ever
 """
 from __future__ import annotations
 
+import difflib
 import importlib.metadata as md
 import os
 import sys
@@ -119,6 +120,13 @@ class Registry:
         #: what ``METAREG_BLOCK_PLUGINS`` names (see ``load``), and what it kept out, for ``metareg plugins``
         self.block: set[str] = set()
         self.blocked: list[str] = []
+        #: why parts may be missing (``METAREG_LOAD_PLUGINS`` left plugins out, ``METAREG_BLOCK_PLUGINS`` blocked
+        #: some), said beside an unknown name; and the lines the CLI prints as warnings (block names matching nothing)
+        self.filters: list[str] = []
+        self.notices: list[str] = []
+        #: the installed plugins an allow list (``METAREG_LOAD_PLUGINS``) left out, for ``metareg plugins``
+        self.left_out: list[str] = []
+        self._block_hits: set[str] = set()
         if os.environ.get("METAREG_TRACE_PLUGINS") == "1":
             self.pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
             self.pm.enable_tracing()
@@ -138,24 +146,56 @@ class Registry:
         becomes a ``RuntimeWarning`` of one line when ``warn`` (the CLI prints its own).
         """
         registry = cls()
+        allow_name = block_name = None
         if allow is None and "METAREG_LOAD_PLUGINS" in os.environ:
-            allow = _names(os.environ["METAREG_LOAD_PLUGINS"])
+            allow, allow_name = _names(os.environ["METAREG_LOAD_PLUGINS"]), "METAREG_LOAD_PLUGINS"
         if block is None:
-            block = _names(os.environ.get("METAREG_BLOCK_PLUGINS", ""))
+            block, block_name = _names(os.environ.get("METAREG_BLOCK_PLUGINS", "")), "METAREG_BLOCK_PLUGINS"
         registry.block = set(block)
+        left_out = registry.left_out
         if entry_points:
             allowed = None if allow is None else set(allow)
-            for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+            installed = list(md.entry_points(group=ENTRY_POINT_GROUP))
+            for ep in installed:
                 if allowed is not None and ep.name not in allowed:
+                    left_out.append(ep.name)
                     continue
                 if ep.name in registry.block:
                     registry.blocked.append(f"plugin {ep.name!r}")
+                    registry._block_hits.add(ep.name)
                     continue
                 registry._load_entry_point(ep)
+            registry._say_filters(allow, allow_name or "the allow list", left_out, installed,
+                                  block_name or "the block list")
         if warn:
-            for failure in registry.failures:
-                warnings.warn(f"metareg: {failure.line()}", RuntimeWarning, stacklevel=2)
+            for line in [f.line() for f in registry.failures] + registry.notices:
+                warnings.warn(f"metareg: {line}", RuntimeWarning, stacklevel=2)
         return registry
+
+    def _say_filters(self, allow: Iterable[str] | None, allow_name: str, left_out: list[str],
+                     installed: list[md.EntryPoint], block_name: str) -> None:
+        """Record what the allow and block lists did (``filters``), and warn of names in them that match nothing
+        installed (``notices``), with the close matches: a misspelt block name blocks nothing, silently otherwise."""
+        allow = list(allow) if allow is not None else None
+        if allow is not None and left_out:
+            loads = f"loads only {', '.join(allow)}" if allow else "loads no plugin"
+            self.filters.append(f"{allow_name}={','.join(allow)!r} {loads}, leaving out {len(left_out)} installed "
+                                f"plugin(s) (unset it to load every one)")
+        if self.blocked:
+            self.filters.append(f"{block_name}={','.join(sorted(self.block))!r} blocks {', '.join(self.blocked)}")
+        names = {ep.name for ep in installed}
+        known = names | {n for family in self.parts.values() for n in family} | {n for _, n in self.duplicates}
+        known |= {f"{i.distribution}:{i.name}" for i in self.all_parts()}
+        for title, wanted, decidable in ((allow_name, allow or [], True), (block_name, self.block, not left_out)):
+            unknown = sorted(n for n in wanted if n not in names | self._block_hits)
+            if title == block_name:  # a block name may also be a part's, and then only the loaded plugins know it
+                unknown = [n for n in unknown if decidable and n not in known]
+            for name in unknown:
+                close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+                hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+                self.notices.append(f"{title} names {name!r}, which is no installed plugin"
+                                    f"{' or part' if title == block_name else ''}, so it has no effect{hint} "
+                                    f"(`metareg plugins` lists them)")
 
     def _load_entry_point(self, ep: md.EntryPoint) -> None:
         dist = getattr(ep, "dist", None)
@@ -200,6 +240,7 @@ class Registry:
             name = getattr(cls, "name", None)
             if name in self.block or f"{origin.distribution}:{name}" in self.block:
                 self.blocked.append(f"{family} {name!r} of {origin.distribution}")
+                self._block_hits.update({name, f"{origin.distribution}:{name}"} & self.block)
                 return
             check_part(family, cls)
             info = PartInfo(family, cls.name, cls, origin.plugin, origin.distribution, origin.version)
@@ -256,7 +297,7 @@ class Registry:
             f = unloaded[0]
             raise PluginError(f"{family} {name!r} failed to load: {f.error} (plugin {f.plugin!r} from "
                               f"{f.distribution} {f.version}; `metareg plugins` shows its traceback)")
-        raise UnknownPartError(family, name, self.names(family))
+        raise UnknownPartError(family, name, self.names(family), "; ".join(self.filters))
 
     def names(self, family: str) -> list[str]:
         return sorted(self.parts[family])

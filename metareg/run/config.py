@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Optional
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from metareg.errors import ConfigError, IncompatibleError
@@ -95,15 +95,30 @@ def parse_overrides(items: Iterable[str]) -> list[Setting]:
         except OmegaConfBaseException as exc:
             raise ConfigError(f"override {item!r} cannot be parsed: {exc}") from None
         settings.append((key, _get_path(parsed, key)))
-    return settings
+    return spread_sections(settings)
 
 
 def load_yaml(path: str | Path) -> list[Setting]:
     """The leaf settings of a YAML config file, as dotted keys."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
+    check_regular_file(path, "config file", "give the path of a YAML file")
     return _flatten(read_mapping(path, "config file", "hold a mapping of sections (run, train, learner, ...)"))
+
+
+def check_regular_file(path: Path, what: str, fix: str) -> None:
+    """``path`` is a regular file, or a ``ConfigError`` saying what it is instead, and ``fix``: a folder or a device
+    (``/dev/null``) is there, so "does not exist" would send the user looking for the wrong mistake."""
+    if path.is_file():
+        return
+    if not path.exists():
+        problem = "does not exist"
+    elif path.is_dir():
+        problem = "is a folder, not a file"
+    else:
+        kind = ("a character device" if path.is_char_device() else "a block device" if path.is_block_device()
+                else "a named pipe" if path.is_fifo() else "a socket" if path.is_socket() else "not a file")
+        problem = f"is not a regular file ({kind})"
+    raise ConfigError(f"{what} {str(path)!r} {problem}; {fix}")
 
 
 def read_mapping(path: str | Path, what: str, expected: str) -> dict:
@@ -163,7 +178,7 @@ def resolve(
     ``settings`` are dotted (key, value) pairs from YAML files and overrides, in order; ``selectors`` are the CLI's
     explicit choices (``learner``, ``benchmark``, ``seed``, ...) and win over both.
     """
-    settings = list(settings)
+    settings = spread_sections(settings)
     run_values = {k.split(".", 1)[1]: v for k, v in settings if k.startswith("run.")}
     run_values.update({k: v for k, v in (selectors or {}).items() if v is not None})
     run = _structured("run", RunSection, run_values)
@@ -199,6 +214,10 @@ def resolve(
     layered += [("user", s) for s in settings if not s[0].startswith("run.")]
     for source, (key, value) in layered:
         _check_key(cfg, key, selection, source)
+        if _is_section(cfg, key):
+            _check_section_value(cfg, key, value)
+            continue  # an empty mapping: nothing to set (a non-empty one was spread into its keys)
+        _check_single_value(cfg, key, value, selection)
         try:
             OmegaConf.update(cfg, key, value, merge=True)
         except OmegaConfBaseException:
@@ -257,8 +276,12 @@ def _structured(section: str, schema: type, values: dict) -> DictConfig:
     OmegaConf.set_struct(node, True)
     valid = [f.name for f in dataclasses.fields(schema)]
     for key, value in values.items():
+        if key.split(".")[0] in valid and "." in key:
+            head = key.split(".")[0]
+            raise ConfigError(_not_a_section(f"{section}.{key}", f"{section}.{head}", _field_type(schema, head)))
         if key not in valid:
             raise ConfigError(_unknown_key_message(f"{section}.{key}", key, valid, f" of the {section} section"))
+        check_ascii_number(f"{section}.{key}", value, _field_type(schema, key))
         try:
             node[key] = value
         except OmegaConfBaseException:
@@ -286,12 +309,82 @@ def _check_key(cfg: DictConfig, key: str, selection: Selection, source: str) -> 
     node = cfg
     for depth, part in enumerate(parts[:-1]):
         node = node[part]
+        if not isinstance(node, DictConfig):  # a setting's value, walked into as if it were a section
+            prefix = ".".join(parts[:depth + 1])
+            raise ConfigError(_not_a_section(key, prefix, _expected_type(cfg, prefix)))
     leaf = parts[-1]
     if leaf not in node:
         valid = list(node.keys())
         owner = _owner(key, selection) or f" of the {section} section"
         origin = "" if source == "user" else f" (set by the {source}: a plugin bug)"
         raise ConfigError(_unknown_key_message(key, leaf, valid, owner) + origin)
+
+
+def spread_sections(settings: Iterable[Setting]) -> list[Setting]:
+    """Settings with a mapping given to a section or a part spread into its keys: ``("train", {"meta_iterations":
+    5})`` -> ``("train.meta_iterations", 5)``, as a YAML file's are, so every key is checked on its own.
+
+    Only the levels that are always sections (``run``, ``train``, ``learner``, ``learner.maml``) are spread: below
+    them a mapping is a setting's value (a part may declare a ``dict`` setting), which omegaconf checks by type.
+    """
+    out: list[Setting] = []
+    for key, value in settings:
+        parts = key.split(".")
+        depth = 2 if parts[0] in families.NAMES else 1
+        if isinstance(value, dict) and value and len(parts) <= depth:
+            out.extend(spread_sections((f"{key}.{k}", v) for k, v in value.items()))
+        else:
+            out.append((key, value))
+    return out
+
+
+def _is_section(cfg: DictConfig, key: str) -> bool:
+    """Whether ``key`` names a section or a part's settings (a mapping of keys) rather than one setting."""
+    node = OmegaConf.select(cfg, key)
+    return isinstance(node, DictConfig) and dataclasses.is_dataclass(OmegaConf.get_type(node))
+
+
+def _check_section_value(cfg: DictConfig, key: str, value: Any) -> None:
+    """A section given one value (``train=5``, YAML's ``train: [1, 2]``) is an error naming the keys it holds."""
+    if isinstance(value, dict):
+        return
+    valid = list(OmegaConf.select(cfg, key).keys())
+    raise ConfigError(
+        f"config key {key!r} is a section, not a setting, so it cannot be {value!r}: set one of its keys, e.g. "
+        f"{key}.{valid[0]}=VALUE (valid keys: {', '.join(valid)})"
+    )
+
+
+def _check_single_value(cfg: DictConfig, key: str, value: Any, selection: Selection) -> None:
+    """What omegaconf would take but the run could not use, caught while the key can still be named: a mapping or
+    list given to a setting typed ``Any`` whose value is a single one (``train.task_chunk``, met only once training
+    started), and a number in another script's digits (``'٣'``), which omegaconf reads as 3."""
+    expected = _expected_type(cfg, key)
+    check_ascii_number(key, value, expected, _owner(key, selection))
+    if not isinstance(value, (dict, list)) or expected != "Any":
+        return
+    current = OmegaConf.select(cfg, key)
+    if current is None or isinstance(current, (DictConfig, ListConfig)):  # it may hold a mapping or a list
+        return
+    kind = "mapping" if isinstance(value, dict) else "list"
+    raise ConfigError(f"config key {key!r}{_owner(key, selection)}: value {value!r} is a {kind}, but the setting "
+                      f"takes one value (its default is {current!r}); write {key}=VALUE")
+
+
+def check_ascii_number(key: str, value: Any, expected: str, owner: str = "") -> None:
+    """A number setting given as text that is not ASCII (``run.seed=٣``) is an error: omegaconf (and ``int()``)
+    read other scripts' digits as numbers, so a seed or a count would be taken from characters no one meant as one."""
+    if isinstance(value, str) and not value.isascii() and expected.replace("Optional[", "").rstrip("]") in (
+            "int", "float"):
+        raise ConfigError(f"config key {key!r}{owner}: value {value!r} is not a valid {expected}; write the number "
+                          f"in ASCII digits (0-9)")
+
+
+def _not_a_section(key: str, prefix: str, kind: str) -> str:
+    """The message for a key that walks into a setting (``learner.maml.inner_lr.x``, or YAML's mapping under a
+    setting): ``prefix`` is the setting, ``kind`` its type."""
+    return (f"config key {key!r}: {prefix!r} is a setting that takes one {kind} value, not a section with keys; "
+            f"write {prefix}=VALUE")
 
 
 def _unknown_key_message(key: str, leaf: str, valid: list[str], owner: str) -> str:
@@ -307,6 +400,8 @@ def _owner(key: str, selection: Selection) -> str:
 
 
 def _expected_type(cfg: DictConfig, key: str) -> str:
+    if "." not in key:
+        return "mapping of settings"
     parent_key, leaf = key.rsplit(".", 1)
     parent = OmegaConf.select(cfg, parent_key)
     schema = OmegaConf.get_type(parent)
@@ -343,6 +438,13 @@ def config_hash(cfg: DictConfig, selection: Selection) -> str:
     ids of runs stored before this rule stay as they were. The stored config keeps the device that was asked for,
     and the row's ``device`` column the one that was used.
     """
+    return payload_hash(identity(cfg, selection))
+
+
+def identity(cfg: DictConfig, selection: Selection) -> dict:
+    """What ``config_hash`` hashes: the config less ``EXECUTION_ONLY`` (the device read as ``auto``), the plugin
+    versions, and the benchmark's ``data_identity`` where it has one. A grid's seeds of one combination differ only
+    in ``config.run.seed`` here, so planning builds this once per combination (``metareg.grid.seeds``)."""
     config = to_container(cfg)
     for section, key in EXECUTION_ONLY:
         config.get(section, {}).pop(key, None)
@@ -356,6 +458,11 @@ def config_hash(cfg: DictConfig, selection: Selection) -> str:
     data = identify(_benchmark_config(cfg, selection)) if callable(identify) else ""
     if data:  # only then, so the ids of benchmarks whose data is their config stay as they were
         payload["data"] = data
+    return payload
+
+
+def payload_hash(payload: dict) -> str:
+    """The run id of an ``identity`` payload: the first 16 hex digits of the SHA-256 of its sorted JSON."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

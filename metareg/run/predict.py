@@ -12,7 +12,7 @@ a group of another size would see other statistics than meta-test did.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -34,6 +34,17 @@ class Labelled:
     support_y: torch.Tensor  # [S], indices into classes
     query_files: list[Path]
     query_x: torch.Tensor  # [Q, *input]
+    #: files in the query folder's subfolders, which are not labelled (``metareg predict`` warns of them)
+    unlabelled: list[Path] = field(default_factory=list)
+
+    def unlabelled_note(self, query_dir: str | Path) -> str | None:
+        """The warning that ``unlabelled`` files were left out, naming how many and where; None when none were."""
+        if not self.unlabelled:
+            return None
+        folders = sorted({str(p.parent) for p in self.unlabelled})
+        return (f"--query {str(query_dir)!r}: {len(self.unlabelled)} file(s) in {len(folders)} subfolder(s) (e.g. "
+                f"{folders[0]!r}) are not labelled, only the files directly in the folder are; move them up, or "
+                f"run predict on each subfolder")
 
 
 class LoadedRun:
@@ -63,14 +74,22 @@ class LoadedRun:
                 raise ConfigError(f"--support: class folder {str(support_dir / name)!r} holds no image")
             files += found
             labels += [label] * len(found)
-        self.check_classes(len(classes), support_dir)
+        self.check_classes(len(classes), f"--support {str(support_dir)!r}")
         queries = _files(query_dir)
+        nested = _nested_files(query_dir)
         if not queries:
-            raise ConfigError(f"--query {str(query_dir)!r} holds no image to label")
+            inside = (f" (its {len(nested)} file(s) are in subfolders, e.g. {str(nested[0].parent)!r}: give one of "
+                      f"those as --query)" if nested else "")
+            raise ConfigError(f"--query {str(query_dir)!r} holds no image to label{inside}")
         bench = self.run.benchmark
-        return Labelled(classes, bench.load_inputs(files), torch.tensor(labels), queries, bench.load_inputs(queries))
+        return Labelled(classes, bench.load_inputs(files), torch.tensor(labels), queries, bench.load_inputs(queries),
+                        nested)
 
     def check_classes(self, n_classes: int, where: object = "the support set") -> None:
+        if n_classes == 0:  # no run is meta-trained for 0-way tasks: the fix is the folder, not n_way
+            raise ConfigError(
+                f"{where} holds no class folder: give one subfolder of images per class, {self.n_way} for run "
+                f"{self.run_id} (meta-trained for {self.n_way}-way tasks); the folder names are the class names")
         if n_classes != self.n_way:
             raise ConfigError(
                 f"{where} has {n_classes} classes; run {self.run_id} was meta-trained for {self.n_way}-way tasks "
