@@ -56,17 +56,11 @@ def out_file(text: str, option: str = "--out", example: str = "predictions.csv")
 @contextmanager
 def written(path: Path, option: str = "--out", mode: str = "w", **open_kwargs) -> Iterator[IO]:
     """A handle on ``path`` whose contents replace it whole when the block ends (``atomic_file``); a failed write
-    is an ``OutputError`` naming the path, and leaves the old file as it was and no temporary file behind.
-
-    A symbolic link is written through (its target is replaced, the link stays), and something that is not a
-    regular file (``/dev/stdout``, a named pipe) is written to as it is: a rename would put a file in its place.
+    is an ``OutputError`` naming the path, and leaves the old file as it was and no temporary file behind (a link
+    is written through, and a device or pipe written into: see ``atomic_file``).
     """
     try:
-        if path.exists() and not path.is_file():
-            with open(path, mode, **({"encoding": "utf-8"} if "b" not in mode else {}), **open_kwargs) as handle:
-                yield handle
-            return
-        with atomic_file(path.resolve() if path.is_symlink() else path, mode, **open_kwargs) as handle:
+        with atomic_file(path, mode, **open_kwargs) as handle:
             yield handle
     except OSError as exc:
         raise OutputError(f"{option}: cannot write {str(path)!r} ({_reason(exc)}); {_fix(exc, path, option)}") \

@@ -17,14 +17,24 @@ from typing import IO, Iterator
 @contextmanager
 def atomic_file(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Iterator[IO]:
     """A file handle whose contents replace ``path`` when the block ends without an exception (``mode`` is
-    ``"w"`` or ``"wb"``; ``open_kwargs`` go to ``open``, e.g. ``newline=""`` for csv)."""
+    ``"w"`` or ``"wb"``; ``open_kwargs`` go to ``open``, e.g. ``newline=""`` for csv).
+
+    A symbolic link is written through (its target is replaced, the link stays), and something that is not a
+    regular file (``/dev/stdout``, a named pipe, ``/dev/full``) is written into as it is: a rename would put a file
+    in its place.
+    """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_file writes a whole file: mode 'w' or 'wb', not {mode!r}")
+    if "b" not in mode:
+        open_kwargs.setdefault("encoding", "utf-8")
     path = Path(path)
+    if path.exists() and not path.is_file():
+        with open(path, mode, **open_kwargs) as handle:
+            yield handle
+        return
+    path = path.resolve() if path.is_symlink() else path
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        if "b" not in mode:
-            open_kwargs.setdefault("encoding", "utf-8")
         with os.fdopen(fd, mode, **open_kwargs) as handle:
             yield handle
             handle.flush()
