@@ -61,6 +61,7 @@ _EXPORTS = {
     "torch_generator": "metareg.toolkit.tasks",
     "split_items": "metareg.toolkit.tasks",
     "split_domains": "metareg.toolkit.tasks",
+    "write_atomic": "metareg.toolkit.atomic",
 }
 #: public submodules, imported on first attribute access (``metareg.testing.check_plugin``)
 _SUBMODULES = ("testing",)
@@ -74,7 +75,7 @@ __all__ = [
     # the toolkit
     "INIT_SCHEMES", "POOL_REGIMES", "STRATEGIES", "adapt_tasks", "class_means", "embed_tasks", "forward_tasks",
     "kaiming_init", "learner_layers", "open_image", "per_task", "resolve_strategy", "reverse_gradient", "seed_hash",
-    "sgd_steps", "split_domains", "split_items", "task_loss", "task_losses", "torch_generator",
+    "sgd_steps", "split_domains", "split_items", "task_loss", "task_losses", "torch_generator", "write_atomic",
 ]
 
 
@@ -113,5 +114,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from metareg.host.ranges import Choice, Range
     from metareg.host.registry import Registry
     from metareg.run.predict import LoadedRun, load_run
+    from metareg.toolkit.atomic import write_atomic
     from metareg.toolkit.tasks import (ClassPool, TaskBatch, TaskSpec, seed_hash, split_domains, split_items,
                                        torch_generator)

@@ -14,13 +14,13 @@ is of another format or belongs to another run is ignored with a warning and nev
 """
 from __future__ import annotations
 
-import io
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from metareg.run.models import serialised
 from metareg.toolkit.atomic import write_atomic
 
 FORMAT = 1
@@ -29,11 +29,10 @@ FORMAT = 1
 def save(path: Path, state: dict[str, Any]) -> bool:
     """Write the checkpoint whole or not at all; False (with a warning) when the disk is full or the folder is not
     writable: the run goes on, it only could not be resumed from this point."""
-    buffer = io.BytesIO()
-    torch.save({"format": FORMAT, **state}, buffer)
+    data = serialised({"format": FORMAT, **state})
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, buffer.getvalue())
+        write_atomic(path, data)
     except OSError as exc:
         warnings.warn(f"metareg: checkpoint {path} could not be written ({exc.strerror or exc}); the run goes on, "
                       f"but if it is stopped it resumes from its last checkpoint that was written", RuntimeWarning,

@@ -31,18 +31,21 @@ def model_state(run) -> dict:
 def model_bytes(run) -> bytes:
     """The model file's bytes, for a worker that cannot write the store's folder (a Ray task): the runner writes
     them with ``write_model``."""
-    buffer = io.BytesIO()
-    torch.save(model_state(run), buffer)
-    return buffer.getvalue()
+    return serialised(model_state(run))
 
+
+def serialised(state: dict) -> bytes:
+    """``torch.save``'s bytes of ``state``, made in memory: so the write that follows can fail only as the file
+    system's ``OSError`` (a full disk), never half-way through torch's own writer."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
 
 
 def write_model(state: dict | bytes, path: Path) -> Path:
     """Write the model file (serialised in memory first, so the only failure left is the file system's OSError)."""
     if not isinstance(state, bytes):
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        state = buffer.getvalue()
+        state = serialised(state)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, state)
     return path

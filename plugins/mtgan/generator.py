@@ -2,13 +2,11 @@
 augment support sets."""
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import hashlib
 import io
 import json
-import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -201,14 +199,10 @@ class MTGAN(metareg.Generator):
         low, high = self.value_range
         buffer = io.BytesIO()
         torch.save({"model": self.model.state_dict(), "low": low, "high": high, "history": self.history}, buffer)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(buffer.getvalue())
-            os.replace(tmp, path)  # atomic: a concurrent run never reads half a file
+            metareg.write_atomic(path, buffer.getvalue())  # a concurrent run never reads half a file
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             warnings.warn(f"metareg: mtgan's meta-trained weights could not be kept at {path} "
                           f"({exc.strerror or exc}); the next run of the same key meta-trains again",
                           RuntimeWarning, stacklevel=2)
