@@ -20,29 +20,9 @@ from metareg.commands.outputs import OutputError, out_file, out_folder, write_ou
 from metareg.store.database import Store
 from metareg.toolkit.atomic import atomic_file, write_atomic
 
+from conftest import full_disk_after
+
 OLD = b"# the report as it was\n"
-
-
-def _full_disk(monkeypatch, after: int = 0):
-    """Make every write to a file opened by ``atomic_file`` fail with ENOSPC once ``after`` bytes are written: the
-    temporary file has been created and partly written when the disk fills."""
-    real = os.fdopen
-
-    def fdopen(fd, mode="r", *args, **kwargs):
-        handle = real(fd, mode, *args, **kwargs)
-        written_so_far = [0]
-        write = handle.write
-
-        def failing(data):
-            if written_so_far[0] + len(data) > after:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            written_so_far[0] += len(data)
-            return write(data)
-
-        handle.write = failing
-        return handle
-
-    monkeypatch.setattr("metareg.toolkit.atomic.os.fdopen", fdopen)
 
 
 def _listing(folder: Path) -> list[str]:
@@ -52,7 +32,7 @@ def _listing(folder: Path) -> list[str]:
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path, monkeypatch):
     target = tmp_path / "leaderboard.html"
     target.write_bytes(OLD)
-    _full_disk(monkeypatch, after=10)
+    full_disk_after(monkeypatch, after=10)
     with pytest.raises(OSError) as caught:
         write_atomic(target, "<html>" + "x" * 100_000)
     assert caught.value.errno == errno.ENOSPC
@@ -85,7 +65,7 @@ def test_the_leaderboard_on_a_full_disk_keeps_its_old_report_and_says_so(run_cli
     report.mkdir()
     for name in ("leaderboard.md", "leaderboard.csv"):
         (report / name).write_bytes(OLD)
-    _full_disk(monkeypatch)
+    full_disk_after(monkeypatch)
     code, out, err = run_cli("leaderboard", "--format", "md,csv", "--out", str(report))
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert (f"--out: cannot write '{report / 'leaderboard.md'}' (No space left on device); free some space and run "
@@ -105,7 +85,7 @@ def test_the_leaderboard_writes_every_format_whole(run_cli, tmp_path):
 
 def test_predictions_cut_short_by_a_full_disk_leave_no_zero_byte_csv(tmp_path, monkeypatch):
     target = out_file(str(tmp_path / "labels.csv"))
-    _full_disk(monkeypatch, after=30)
+    full_disk_after(monkeypatch, after=30)
     with pytest.raises(OutputError, match="cannot write .*labels.csv' \\(No space left on device\\)"):
         with written(target, newline="") as handle:
             writer = csv.writer(handle)

@@ -2,8 +2,6 @@
 line, exit 1), a row that cannot be written takes its model file with it, and no temporary file is left."""
 from __future__ import annotations
 
-import errno
-
 import pytest
 
 from metareg.run import record
@@ -11,7 +9,7 @@ from metareg.run.files import model_path
 from metareg.run.record import RunResult
 from metareg.store.database import Store
 
-from conftest import TINY, json_lines
+from conftest import TINY, full_disk_after, json_lines
 
 
 def test_an_unwritable_models_folder_keeps_the_result_and_says_so_in_one_line(run_cli, tmp_path):
@@ -39,18 +37,9 @@ def _claimed(store: Store) -> int:
 
 
 def test_a_full_disk_at_the_model_write_stores_the_result_and_leaves_no_temporary_file(tmp_path, monkeypatch):
-    import metareg.toolkit.atomic as atomic
-
     store = Store(tmp_path)
     run_id = _claimed(store)
-    real_fdopen = atomic.os.fdopen
-
-    def full(fd, *args, **kwargs):
-        handle = real_fdopen(fd, *args, **kwargs)
-        handle.write = lambda data: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device"))
-        return handle
-
-    monkeypatch.setattr(atomic.os, "fdopen", full)
+    full_disk_after(monkeypatch)
     result = _result()
     record.commit(store, run_id, result, model=b"weights")
     assert "No space left on device" in result.model_error
