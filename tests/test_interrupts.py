@@ -170,16 +170,22 @@ def test_an_interrupt_before_any_run_says_nothing_was_lost(run_cli, monkeypatch)
 
 
 def test_a_signal_inside_deferred_signals_is_delivered_when_the_block_ends():
-    reached = []
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_signals():
+    # Python's own Ctrl-C handler, whatever this process inherited: a shell starts a background job with SIGINT
+    # ignored, and then Python installs no handler, so a redelivered SIGINT would raise nothing
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        reached = []
+        with pytest.raises(KeyboardInterrupt):
+            with deferred_signals():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)
+                reached.append("the block ran to its end")
+            time.sleep(1)  # the signal lands here, not later
+        assert reached == ["the block ran to its end"]
+        with deferred_signals(redeliver=False):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)
-            reached.append("the block ran to its end")
-        time.sleep(1)  # the signal lands here, not later
-    assert reached == ["the block ran to its end"]
-    with deferred_signals(redeliver=False):
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)
-    time.sleep(0.05)  # dropped: nothing is raised
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        time.sleep(0.05)  # dropped: nothing is raised
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
