@@ -100,7 +100,11 @@ ROWS = [
     ("grad-clip-unknown", ("--learner", "maml", "train.grad_clip=sometimes"), 2,
      "train.grad_clip must be one of none, value, norm, task_value", None),
     ("grad-clip-max-zero", ("--learner", "maml", "train.grad_clip=value", "train.grad_clip_max=0"), 2,
-     "train.grad_clip_max must be > 0 with train.grad_clip=value", None),
+     "train.grad_clip_max must be above 0, got 0.0", None),
+    ("checkpoint-off-the-log", ("--learner", "maml", "train.checkpoint_every=70"), 2,
+     "train.checkpoint_every must be at least 0 and a multiple of 50, got 70", None),
+    ("task-chunk-fraction", ("--learner", "maml", "train.task_chunk=2.5"), 2,
+     "train.task_chunk must be auto or at least 1 and a whole number, got 2.5", None),
     ("grad-clip-max-nan", ("--learner", "maml", "train.grad_clip_max=nan"), 2,
      "train.grad_clip_max must be above 0, got nan", None),
     # seeds

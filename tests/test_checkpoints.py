@@ -140,5 +140,5 @@ def test_a_checkpoint_of_another_run_is_not_loaded(tmp_path):
 def test_checkpoint_every_must_be_a_multiple_of_the_logging_interval(tmp_path):
     from metareg.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="train.checkpoint_every must be a multiple of 50"):
+    with pytest.raises(ConfigError, match="train.checkpoint_every must be at least 0 and a multiple of 50, got 70"):
         _run(tmp_path, ("train.checkpoint_every", 70))

@@ -158,14 +158,23 @@ def test_not_even_one_task_fitting_is_an_error_naming_the_setting():
         _choose(8, 100)
 
 
-@pytest.mark.parametrize("key,value", [("task_chunk", 0), ("task_chunk", "some"), ("memory_budget", -1),
-                                       ("memory_budget", "lots")])
-def test_bad_chunk_settings_are_config_errors_naming_the_key(key, value):
+@pytest.mark.parametrize("key,value", [("task_chunk", 0), ("task_chunk", "some"), ("task_chunk", 2.5),
+                                       ("task_chunk", True), ("memory_budget", -1), ("memory_budget", "lots")])
+def test_bad_chunk_settings_are_config_errors_naming_the_key(registry, key, value):
     from metareg.errors import ConfigError
+    from metareg.run.config import resolve
 
-    args = {"task_chunk": "auto", "memory_budget": "auto", key: value}
-    with pytest.raises(ConfigError, match=f"train.{key}"):
-        memory_budget.check(args["task_chunk"], args["memory_budget"])
+    with pytest.raises(ConfigError, match=f"train.{key} must be auto or "):
+        resolve(registry, [(f"train.{key}", value)])
+
+
+@pytest.mark.parametrize("key,value", [("task_chunk", 3), ("task_chunk", "auto"), ("memory_budget", 0.5),
+                                       ("memory_budget", "auto")])
+def test_good_chunk_settings_resolve(registry, key, value):
+    from metareg.run.config import resolve
+
+    cfg, _ = resolve(registry, [(f"train.{key}", value)])
+    assert cfg.train[key] == value
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the CPU probe reads /proc")

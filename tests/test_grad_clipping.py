@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from metareg.errors import ConfigError
-from metareg.run.clipping import backward_clipped, check_clip
+from metareg.run.clipping import backward_clipped
+from metareg.run.config import resolve
 from metareg.store.database import Store
 
 
@@ -50,11 +51,11 @@ def test_task_value_without_per_task_losses_is_a_config_error():
         backward_clipped([w], losses.mean(), "task_value", 1.0)
 
 
-@pytest.mark.parametrize("form,bound,match", [("clip", 1.0, "train.grad_clip must be"),
-                                              ("value", 0.0, "train.grad_clip_max must be > 0")])
-def test_bad_clipping_settings_name_the_key(form, bound, match):
+@pytest.mark.parametrize("form,bound,match", [("clip", 1.0, "train.grad_clip must be one of none, value, norm"),
+                                              ("value", 0.0, "train.grad_clip_max must be above 0, got 0.0")])
+def test_bad_clipping_settings_name_the_key(registry, form, bound, match):
     with pytest.raises(ConfigError, match=match):
-        check_clip(form, bound)
+        resolve(registry, [("train.grad_clip", form), ("train.grad_clip_max", bound)])
 
 
 def test_a_bad_clipping_setting_stops_the_cli_before_anything_is_stored(run_cli, tmp_path):

@@ -25,6 +25,10 @@ NAN, INF = float("nan"), float("inf")
     (Range.at_least(8).allowing(0), [0, 8, 64], [4, -8], "0 or at least 8"),
     (Range.finite(), [-1e300, 0, 1e300], [NAN, INF, -INF], "a finite number"),
     (Range.seed(), [0, 2**63 - 1], [-1, 2**63, 10**400], "at least 0 and below 2**63"),
+    (Range.at_least(0).multiple_of(50), [0, 50, 500], [70, -50, 50.0, True], "at least 0 and a multiple of 50"),
+    (Range.at_least(1).multiple_of(1).allowing("auto"), ["auto", 1, 7], [0, 2.5, "Auto", "some", True],
+     "auto or at least 1 and a whole number"),
+    (Range.above(0).allowing("auto"), ["auto", 0.5, 8000], [0, -1, "lots", NAN], "auto or above 0"),
 ])
 def test_each_form_admits_its_values_and_says_so(valid, inside, outside, text):
     assert all(v in valid for v in inside) and not any(v in valid for v in outside)
@@ -36,6 +40,13 @@ def test_combining_keeps_the_tighter_bounds_and_only_the_extra_values_both_admit
     assert str(both) == "above 0 and at most 5"
     assert 0 in (Range.at_least(8).allowing(0) & Range.below(100))
     assert 0 not in (Range.at_least(8).allowing(0) & Range.above(1))
+
+
+def test_multiples_combine_to_their_least_common_multiple_and_reject_a_bad_step():
+    assert str(Range.at_least(0).multiple_of(4).multiple_of(6)) == "at least 0 and a multiple of 12"
+    assert 12 in Range.at_least(0).multiple_of(4).multiple_of(6) and 8 not in Range.at_least(0).multiple_of(4).multiple_of(6)
+    with pytest.raises(TypeError, match="whole number >= 1"):
+        Range.at_least(0).multiple_of(0)
 
 
 def test_a_violation_names_the_key_the_value_the_range_and_the_reason():

@@ -39,7 +39,9 @@ class Range:
     Build one with the constructors and combine two with ``&`` (both must hold): ``Range.at_least(1)``,
     ``Range.above(0) & Range.below(1)``, ``Range.between(1, 4)`` (both ends included), ``Range.finite()`` (any
     finite number), ``Range.seed()``; ``.allowing(0)`` admits one more value (``0`` meaning "the default"), and
-    ``.because("...")`` adds the reason to the error message.
+    ``.because("...")`` adds the reason to the error message. ``.multiple_of(50)`` also asks for a multiple
+    (``multiple_of(1)``: a whole number), and ``.allowing("auto")`` admits a word as well as a number, so a setting
+    such as ``train.task_chunk`` (``auto`` or a whole number of tasks >= 1) is one declaration, not a hand check.
     """
 
     low: float | None = None
@@ -48,6 +50,7 @@ class Range:
     high_open: bool = False
     also: tuple = ()
     reason: str = ""
+    step: int | None = None
 
     @classmethod
     def at_least(cls, low: float) -> "Range":
@@ -87,25 +90,37 @@ class Range:
         low, low_open = _tighter(self.low, self.low_open, other.low, other.low_open, max)
         high, high_open = _tighter(self.high, self.high_open, other.high, other.high_open, min)
         reason = "; ".join(r for r in (self.reason, other.reason) if r)
-        both = Range(low, high, low_open, high_open, (), reason)
+        steps = [s for s in (self.step, other.step) if s is not None]
+        step = math.lcm(*steps) if steps else None
+        both = Range(low, high, low_open, high_open, (), reason, step)
         also = tuple(v for v in dict.fromkeys(self.also + other.also) if v in self and v in other and v not in both)
         return dataclasses.replace(both, also=also)
 
-    def allowing(self, *values: float) -> "Range":
-        """The range plus ``values`` (e.g. ``Range.at_least(8).allowing(0)``: 0 for "the layout's default")."""
+    def allowing(self, *values: object) -> "Range":
+        """The range plus ``values`` (e.g. ``Range.at_least(8).allowing(0)``: 0 for "the layout's default";
+        ``Range.above(0).allowing("auto")``: a word that picks the value when the run starts)."""
         return dataclasses.replace(self, also=self.also + values)
+
+    def multiple_of(self, step: int) -> "Range":
+        """The range, holding only whole multiples of ``step`` (``1``: any whole number; ``50``: the logging
+        interval's multiples, as ``train.checkpoint_every`` needs)."""
+        if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+            raise TypeError(f"multiple_of needs a whole number >= 1, got {step!r}")
+        return self & Range(step=step)
 
     def because(self, reason: str) -> "Range":
         """The range with the reason a value outside it is wrong, said after the error."""
         return dataclasses.replace(self, reason=reason)
 
     def __contains__(self, value: object) -> bool:
+        if any(_same(value, v) for v in self.also):
+            return True
         if isinstance(value, bool) or not isinstance(value, Real):
             return False
-        if value in self.also:
-            return True
         if not isinstance(value, int) and not math.isfinite(value):  # an int is finite (and may exceed a float)
             return False
+        if self.step is not None and not (isinstance(value, int) and value % self.step == 0):
+            return False  # a whole number is an int: a float chunk size would reach slicing as 2.0
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
             return False
         return not (self.high is not None and (value >= self.high if self.high_open else value > self.high))
@@ -119,8 +134,10 @@ class Range:
                 words.append(f"{'above' if self.low_open else 'at least'} {_number(self.low)}")
             if self.high is not None:
                 words.append(f"{'below' if self.high_open else 'at most'} {_number(self.high)}")
+        if self.step is not None:
+            words.append("a whole number" if self.step == 1 else f"a multiple of {self.step}")
         text = " and ".join(words) or "a finite number"
-        return " or ".join([_number(v) for v in self.also] + [text])
+        return " or ".join([_number(v) if isinstance(v, Real) else str(v) for v in self.also] + [text])
 
 
 class Choice:
@@ -155,6 +172,15 @@ class Choice:
 
     def __str__(self) -> str:
         return f"one of {', '.join(str(v) for v in self.values)}"
+
+
+def _same(value: object, allowed: object) -> bool:
+    """``value`` is the allowed extra value: numbers compare by value (``0.0`` is ``0``), anything else (a word
+    such as ``auto``) only as the same type, and a bool never stands for a number."""
+    numbers = [isinstance(v, Real) and not isinstance(v, bool) for v in (value, allowed)]
+    if all(numbers):
+        return value == allowed
+    return type(value) is type(allowed) and value == allowed
 
 
 def _tighter(a, a_open, b, b_open, pick):

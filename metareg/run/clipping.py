@@ -24,14 +24,6 @@ from metareg.errors import ConfigError
 FORMS = ("none", "value", "norm", "task_value")
 
 
-def check_clip(form: str, bound: float) -> None:
-    """A ConfigError naming the key when ``train.grad_clip`` or ``train.grad_clip_max`` is invalid."""
-    if form not in FORMS:
-        raise ConfigError(f"train.grad_clip must be one of {', '.join(FORMS)}, got {form!r}")
-    if form != "none" and not bound > 0:
-        raise ConfigError(f"train.grad_clip_max must be > 0 with train.grad_clip={form}, got {bound}")
-
-
 def backward_clipped(params: Sequence[torch.nn.Parameter], loss: torch.Tensor, form: str, bound: float,
                      task_losses: torch.Tensor | None = None, extra_loss: torch.Tensor | None = None) -> None:
     """Set ``p.grad`` of ``params`` to the gradient of ``loss`` (+ ``extra_loss``), clipped as ``form`` says.

@@ -31,9 +31,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from metareg.errors import ConfigError, IncompatibleError
 from metareg.host import families
-from metareg.host.ranges import Range, check_ranges
+from metareg.host.ranges import Choice, Range, check_ranges
 from metareg.host.registry import PartInfo, Registry
-from metareg.run.clipping import check_clip
+from metareg.run.clipping import FORMS as CLIP_FORMS
 from metareg.run.compatibility import task_kind_problem
 
 
@@ -51,6 +51,11 @@ class RunSection:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
 
     ranges: ClassVar[dict[str, Range]] = {"seed": Range.seed()}
+
+
+#: Outer updates per logged entry of a run's curve, and how often the engine brings the loss to the host to check
+#: for NaN (no sync in between); a checkpoint falls on one, so no partial sums are saved.
+LOG_EVERY = 50
 
 
 @dataclass
@@ -76,7 +81,11 @@ class TrainSection:
         "meta_iterations": Range.at_least(1), "meta_batch_size": Range.at_least(1), "outer_lr": Range.above(0),
         "val_every": Range.at_least(0), "val_tasks": Range.at_least(1), "test_tasks": Range.at_least(1),
         "eval_batch_size": Range.at_least(1), "target_batch_size": Range.at_least(1),
-        "grad_clip_max": Range.above(0), "checkpoint_every": Range.at_least(0), "chunk_threads": Range.at_least(1),
+        "grad_clip": Choice(*CLIP_FORMS), "grad_clip_max": Range.above(0), "chunk_threads": Range.at_least(1),
+        "checkpoint_every": Range.at_least(0).multiple_of(LOG_EVERY).because(
+            f"a checkpoint falls on a logged entry (every {LOG_EVERY} outer updates); 0 never checkpoints"),
+        "task_chunk": Range.at_least(1).multiple_of(1).allowing("auto"),
+        "memory_budget": Range.above(0).allowing("auto").because("a size in MiB, e.g. 8000"),
     }
 
 
@@ -196,7 +205,7 @@ def resolve(
         adversary=registry.get("adversary", run.adversary) if run.adversary else None,
         generator=registry.get("generator", run.generator) if run.generator else None,
     )
-    kind = _task_kind(benchmark)
+    kind = benchmark.cls.task_kind  # the registry's contract check admits only classification or regression
     problem = task_kind_problem(run.learner, selection.learner.cls.task_kinds, run.benchmark, kind)
     if problem:
         raise IncompatibleError(problem)
@@ -225,7 +234,6 @@ def resolve(
             raise ConfigError(
                 f"config key {key!r}{_owner(key, selection)}: value {value!r} is not a valid {expected}"
             ) from None
-    check_clip(cfg.train.grad_clip, cfg.train.grad_clip_max)
     check_config_ranges(cfg, selection)
     OmegaConf.set_readonly(cfg, True)
     return cfg, selection
@@ -262,13 +270,6 @@ def _preset_settings(cfg: DictConfig, selection: Selection, section: str, info: 
         if chosen is not None and leaf in cfg[target][chosen.name]:
             out.append((f"{target}.{chosen.name}.{leaf}", value))
     return out
-
-
-def _task_kind(benchmark: PartInfo) -> str:
-    kind = getattr(benchmark.cls, "task_kind", None)
-    if kind not in ("classification", "regression"):
-        raise ConfigError(f"benchmark {benchmark.name!r} must declare task_kind 'classification' or 'regression'")
-    return kind
 
 
 def _structured(section: str, schema: type, values: dict) -> DictConfig:

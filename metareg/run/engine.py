@@ -21,9 +21,8 @@ from metareg.host.contracts.generator import call_accepted
 from metareg.host.registry import Registry
 from metareg.run import checkpoints, memory_budget, record
 from metareg.run.chunking import meta_backward
-from metareg.run.clipping import check_clip
 from metareg.run.compatibility import context_problem, target_problem
-from metareg.run.config import Selection, config_hash, part_config, to_container
+from metareg.run.config import LOG_EVERY, Selection, config_hash, part_config, to_container
 from metareg.run.deferred_signals import deferred_signals
 from metareg.run.files import checkpoint_path
 from metareg.run.models import model_state
@@ -34,8 +33,6 @@ from metareg.toolkit.stats import mean_ci95
 from metareg.toolkit.tasks import TaskBatch, seed_hash, torch_generator
 from metareg.toolkit.transfer import to_device
 
-#: how often (in outer updates) the loss is brought to the host and checked for NaN; no sync in between
-LOG_EVERY = 50
 
 
 def resolve_device(name: str) -> torch.device:
@@ -52,7 +49,12 @@ def resolve_device(name: str) -> torch.device:
 
 
 class Run:
-    """One prepared run: every part built on its device, ready to ``execute``."""
+    """One prepared run: every part built on its device, ready to ``execute``.
+
+    ``cfg`` and ``selection`` are what ``metareg.run.config.resolve`` returns: every setting was checked there, once,
+    against its declared ``Range``/``Choice`` (``TrainSection.ranges`` and each part's), so nothing is checked again
+    here and a bad value never reaches a half-built run.
+    """
 
     def __init__(self, cfg: DictConfig, selection: Selection, registry: Registry | None = None):
         self.cfg, self.selection, self.registry = cfg, selection, registry
@@ -60,12 +62,6 @@ class Run:
         self.seed = int(cfg.run.seed)
         self.hash = config_hash(cfg, selection)
         self.resolved: dict[str, dict] = {}  # what auto settings became (``RunResult.resolved``)
-        check_clip(cfg.train.grad_clip, cfg.train.grad_clip_max)
-        memory_budget.check(cfg.train.task_chunk, cfg.train.memory_budget)
-        every = cfg.train.checkpoint_every
-        if every % LOG_EVERY:
-            raise ConfigError(f"train.checkpoint_every must be a multiple of {LOG_EVERY} (the logging interval), or 0 "
-                              f"to never checkpoint; got {every}")
         self.parts = selection.parts()
         torch.manual_seed(seed_hash(self.seed, "init"))
         self.benchmark = selection.benchmark.cls(part_config(cfg, "benchmark"))

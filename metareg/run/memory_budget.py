@@ -27,7 +27,6 @@ so a run with ``task_chunk=auto`` that keeps the whole batch gives the numbers o
 from __future__ import annotations
 
 import ctypes
-import math
 import re
 import sys
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from metareg.errors import ConfigError, MetaregError
+from metareg.errors import MetaregError
 from metareg.toolkit.tasks import TaskBatch
 
 AUTO = "auto"
@@ -48,16 +47,6 @@ MIB = 1 << 20
 
 class MemoryBudgetError(MetaregError):
     """Not even one task of the meta-batch fits in the memory budget."""
-
-
-def check(task_chunk: Any, memory_budget: Any) -> None:
-    """A ConfigError naming the key when ``train.task_chunk`` or ``train.memory_budget`` is invalid."""
-    if task_chunk != AUTO and not (isinstance(task_chunk, int) and not isinstance(task_chunk, bool)
-                                   and task_chunk >= 1):
-        raise ConfigError(f"train.task_chunk must be auto or a whole number of tasks >= 1, got {task_chunk!r}")
-    if memory_budget != AUTO and not (isinstance(memory_budget, (int, float)) and not isinstance(memory_budget, bool)
-                                      and math.isfinite(memory_budget) and memory_budget > 0):
-        raise ConfigError(f"train.memory_budget must be auto or a size in MiB > 0 (e.g. 8000), got {memory_budget!r}")
 
 
 def budget_bytes(setting: Any, device: torch.device) -> int | None:
