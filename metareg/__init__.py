@@ -1,8 +1,8 @@
 """metareg: meta-learning under domain shift from composable parts (backbone, learner, adversary, generator, benchmark).
 
 The public API a plugin author uses is listed in ``__all__``; names load lazily so ``metareg --help`` stays fast.
-``tests/test_api_stability.py`` pins it (names, signatures, contract methods, hook specs): a change to it is a
-deliberate edit of ``tests/api_surface.txt``, never a side effect. docs/plugins.md is the author's guide to it.
+``tests/docs/test_api_stability.py`` pins it (names, signatures, contract methods, hook specs): a change to it is a
+deliberate edit of ``tests/docs/api_surface.txt``, never a side effect. docs/plugins.md is the author's guide to it.
 """
 from __future__ import annotations
 

@@ -1,16 +1,12 @@
-"""Shared fixtures: the installed registry, a CLI runner, and settings that make runs take seconds."""
+"""Shared fixtures: the installed registry, a CLI runner, a read-only view of a folder and a tiny full disk.
+
+Plain helpers (settings that make runs take seconds, toy parts, tiny datasets on disk) live in ``tests/helpers/``."""
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from metareg.host.registry import Registry
-
-#: a run small enough for a test: a few outer updates, few test tasks
-TINY = ["train.meta_iterations=3", "train.val_every=0", "train.test_tasks=6", "train.eval_batch_size=3"]
-TINY_DIGITS = TINY + ["benchmark.digits.image_size=16", "backbone.conv4.channels=4", "train.meta_batch_size=2",
-                      "benchmark.digits.n_query=2"]
 
 
 @pytest.fixture(scope="session")
@@ -32,10 +28,6 @@ def run_cli(capsys, tmp_path, monkeypatch):
         return code, out.out, out.err
 
     return run
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
 def _mount(*args: str) -> None:
@@ -97,26 +89,3 @@ def tiny_disk(tmp_path):
         subprocess.run(["umount", str(folder)], check=False)
 
 
-def full_disk_after(monkeypatch, after: int = 0):
-    """Make every write to a file opened by ``atomic_file`` fail with ENOSPC once ``after`` bytes are written: the
-    temporary file has been created and partly written when the disk fills."""
-    import errno
-    import os
-
-    real = os.fdopen
-
-    def fdopen(fd, mode="r", *args, **kwargs):
-        handle = real(fd, mode, *args, **kwargs)
-        written_so_far = [0]
-        write = handle.write
-
-        def failing(data):
-            if written_so_far[0] + len(data) > after:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            written_so_far[0] += len(data)
-            return write(data)
-
-        handle.write = failing
-        return handle
-
-    monkeypatch.setattr("metareg.toolkit.atomic.os.fdopen", fdopen)

@@ -6,7 +6,7 @@ logged metrics are in flight) the engine saves what the rest of the run depends 
 adversary, the optimiser's state, the best-so-far validation score and weights, the history, the chunk size the
 memory probe chose, and every random state the loop reads (torch's global generator, the CUDA generators, the
 episode and target-pool generators, and a generator's own streams where it has ``get_rng_state``). On the CPU with
-the same seed a resumed run ends with the same test metric to the last digit (``tests/test_checkpoints.py`` kills
+the same seed a resumed run ends with the same test metric to the last digit (``tests/run/test_checkpoints.py`` kills
 a run with SIGKILL to show it). The file is keyed by the run's identity (``metareg.run.files.checkpoint_path``),
 so the next run of the same cell finds it, written atomically (a temporary file, then a rename) so a kill while
 saving leaves the previous checkpoint intact, and deleted once the run has an outcome. A file that cannot be read,

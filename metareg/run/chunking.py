@@ -5,7 +5,7 @@ Why: the batched strategies hold every task's activations and inner-loop graph a
 peak), and 84x84 inputs need about 9x that: more than a 24 GiB machine has. Here each chunk's loss is
 backpropagated, weighted by its share of the tasks, before the next chunk is built, so at most one chunk's graph
 is alive. The meta-loss of every built-in learner is a mean over tasks of losses that each depend on their own task
-only, so the accumulated gradient is the meta-batch's gradient (float rounding aside: ``tests/test_chunking.py``
+only, so the accumulated gradient is the meta-batch's gradient (float rounding aside: ``tests/run/test_chunking.py``
 pins it in float64 for every built-in and every chunk size). Reptile's surrogate is not such a mean, but its
 gradient, the mean over tasks of (theta - phi_t), is, so it chunks exactly too.
 

@@ -422,9 +422,9 @@ def to_container(cfg: DictConfig) -> dict:
 
 
 #: settings that decide how a run computes, not what: left out of its identity. ``train.task_chunk`` changes only
-#: the order of float sums (``tests/test_chunking.py``), and ``auto`` resolves it from the machine's free memory,
+#: the order of float sums (``tests/run/test_chunking.py``), and ``auto`` resolves it from the machine's free memory,
 #: so with them a run's identity would depend on what else the machine was doing; ``chunk_threads`` changes the
-#: order of float sums inside ops in the same way; checkpoints change nothing (``tests/test_checkpoints.py``).
+#: order of float sums inside ops in the same way; checkpoints change nothing (``tests/run/test_checkpoints.py``).
 EXECUTION_ONLY = (("train", "task_chunk"), ("train", "memory_budget"), ("train", "checkpoint_every"),
                   ("train", "chunk_threads"))
 

@@ -11,7 +11,7 @@ class TaskBatchNorm(nn.Module):
     Why: few-shot learners normalise each task by its own batch (transductive, as the MAML reference code does), and
     under ``vmap`` each task is its own batch. ``torch.nn.functional.batch_norm`` under ``vmap`` was measured on
     torch 2.13 to give second-order meta-gradients ~3% off; this plain formulation matches a per-task loop to
-    ~1e-13 in float64 (``tests/test_maml_gradients.py`` pins that).
+    ~1e-13 in float64 (``tests/plugins/test_maml_gradients.py`` pins that).
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5):

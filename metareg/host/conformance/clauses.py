@@ -3,7 +3,7 @@
 Why clauses: a plugin author reading a failure needs to know which promise the part broke (the clause's sentence,
 the contract as the authoring guide states it) and where to read about it (its id, e.g. ``learner.batched``, is
 listed in docs/plugins.md). Each family's module declares its clauses with :meth:`Suite.clause`, next to the code
-that checks them; the guide's table of clauses is checked against them by tests/test_docs_plugins.py.
+that checks them; the guide's table of clauses is checked against them by tests/docs/test_docs_plugins.py.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Why these and not a built-in benchmark or backbone: the checks must hold for any installation (``metareg`` alone,
 with none of its own plugins loaded) and finish in well under a second per part, so they bring their own task
-source and feature extractor. Both are honest parts that pass their own family's checks (tests/test_conformance.py
+source and feature extractor. Both are honest parts that pass their own family's checks (tests/host/test_conformance.py
 pins that): the classification probe draws Gaussian classes, the regression probe random sinusoids.
 """
 from __future__ import annotations
