@@ -21,6 +21,7 @@ _EXPORTS = {
     "Backbone": "metareg.host.contracts.backbone",
     "MetaLearner": "metareg.host.contracts.learner",
     "LearnerOutput": "metareg.host.contracts.learner",
+    "GradientLearner": "metareg.host.contracts.gradient_learner",
     "Adversary": "metareg.host.contracts.adversary",
     "AdversaryOutput": "metareg.host.contracts.adversary",
     "Generator": "metareg.host.contracts.generator",
@@ -28,6 +29,8 @@ _EXPORTS = {
     "TaskBatch": "metareg.toolkit.tasks",
     "TaskSpec": "metareg.toolkit.tasks",
     "ClassPool": "metareg.toolkit.tasks",
+    "EpisodeSplits": "metareg.toolkit.episodic",
+    "IMAGE_TRAIN_DEFAULTS": "metareg.toolkit.episodic",
     "TaskBatchNorm": "metareg.toolkit.layers",
     "Registry": "metareg.host.registry",
     "MetaregError": "metareg.errors",
@@ -69,13 +72,15 @@ _SUBMODULES = ("testing",)
 #: the public API, spelled out so that a reader (and pyflakes) sees it; tests check it matches the maps above
 __all__ = [
     "Adversary", "AdversaryOutput", "Backbone", "Benchmark", "Choice", "ClassPool", "ConfigError", "ContractError",
-    "DuplicatePartError", "Generator", "IncompatibleError", "LearnerOutput", "MetaLearner", "MetaregError", "NoConfig",
-    "LoadedRun", "Part", "PluginError", "Range", "Registry", "StoreError", "TaskBatch", "TaskBatchNorm", "TaskSpec",
-    "UnknownPartError", "hookimpl", "hookspec", "load_run", "testing", "__version__",
+    "DuplicatePartError", "EpisodeSplits", "Generator", "GradientLearner", "IncompatibleError", "LearnerOutput",
+    "MetaLearner", "MetaregError", "NoConfig", "LoadedRun", "Part", "PluginError", "Range", "Registry", "StoreError",
+    "TaskBatch", "TaskBatchNorm", "TaskSpec", "UnknownPartError", "hookimpl", "hookspec", "load_run", "testing",
+    "__version__",
     # the toolkit
-    "INIT_SCHEMES", "POOL_REGIMES", "STRATEGIES", "adapt_tasks", "class_means", "embed_tasks", "forward_tasks",
-    "kaiming_init", "learner_layers", "open_image", "per_task", "resolve_strategy", "reverse_gradient", "seed_hash",
-    "sgd_steps", "split_domains", "split_items", "task_loss", "task_losses", "torch_generator", "write_atomic",
+    "IMAGE_TRAIN_DEFAULTS", "INIT_SCHEMES", "POOL_REGIMES", "STRATEGIES", "adapt_tasks", "class_means", "embed_tasks",
+    "forward_tasks", "kaiming_init", "learner_layers", "open_image", "per_task", "resolve_strategy", "reverse_gradient",
+    "seed_hash", "sgd_steps", "split_domains", "split_items", "task_loss", "task_losses", "torch_generator",
+    "write_atomic",
 ]
 
 
@@ -99,6 +104,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from metareg.host.contracts.backbone import Backbone
     from metareg.host.contracts.benchmark import POOL_REGIMES, Benchmark
     from metareg.host.contracts.generator import Generator
+    from metareg.host.contracts.gradient_learner import GradientLearner
     from metareg.host.contracts.learner import LearnerOutput, MetaLearner
     from metareg.host.contracts.part import NoConfig, Part
     from metareg.errors import (ConfigError, ContractError, DuplicatePartError, IncompatibleError, MetaregError,
@@ -115,5 +121,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from metareg.host.registry import Registry
     from metareg.run.predict import LoadedRun, load_run
     from metareg.toolkit.atomic import write_atomic
+    from metareg.toolkit.episodic import IMAGE_TRAIN_DEFAULTS, EpisodeSplits
     from metareg.toolkit.tasks import (ClassPool, TaskBatch, TaskSpec, seed_hash, split_domains, split_items,
                                        torch_generator)

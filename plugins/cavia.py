@@ -5,13 +5,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-from torch import nn
 
 import metareg
-from metareg import INIT_SCHEMES, kaiming_init, per_task, resolve_strategy, sgd_steps, task_loss
+from metareg import INIT_SCHEMES, kaiming_init, per_task, sgd_steps, task_loss
 
 
-class CAVIA(metareg.MetaLearner):
+class CAVIA(metareg.GradientLearner):
     """Fast Context Adaptation via Meta-Learning: the inner loop adapts context parameters only.
 
     The network is the backbone, conditioned on a context vector φ (the MLP concatenates φ to its input, Conv4
@@ -63,6 +62,8 @@ class CAVIA(metareg.MetaLearner):
     """
 
     name = "cavia"
+    #: only the context adapts, so every task runs with the same weights (``metareg.GradientLearner``)
+    shared_weights = True
     #: the regression default, for readers of the class; the engine uses ``context_size(config)``
     context_dim: ClassVar[int] = 5
 
@@ -98,7 +99,6 @@ class CAVIA(metareg.MetaLearner):
                 f"learner 'cavia' needs a backbone built with context_dim={config.context_dim} "
                 f"(CAVIA.context_size(config)), got one with context_dim={getattr(backbone, 'context_dim', 0)}"
             )
-        self.head = nn.Linear(backbone.feature_dim, spec.n_outputs)
         if config.init == "kaiming":
             kaiming_init(self.head, "linear")
 
@@ -124,8 +124,7 @@ class CAVIA(metareg.MetaLearner):
 
     def _vectorize(self) -> bool:
         """vmap or a loop: the tasks share the network's weights, so grouped (per-task weight stacks) does not apply."""
-        device = next(self.parameters()).device
-        return resolve_strategy(self.config.vectorize, self.backbone, device, shared_weights=True) == "vmap"
+        return self.strategy() == "vmap"
 
     def meta_loss(self, batch):
         steps, first_order = self.config.inner_steps, self.config.first_order

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import metareg
-from metareg import ClassPool, TaskSpec, split_items
+from metareg import EpisodeSplits, split_items
 
 
 def load_digit_images(image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,9 +42,7 @@ class Digits(metareg.Benchmark):
     name = "digits"
     task_kind = "classification"
     default_backbone = "conv4"
-    # Conv4 on 28x28 costs ~2 ms per image forward and backward on a 2-core CPU, so the default budget is small:
-    # 4 episodes per update (ProtoNet's paper uses 1, MAML's 32) and 250 updates; raise both on a GPU.
-    train_defaults = {"meta_batch_size": 4, "meta_iterations": 250, "val_every": 50, "outer_lr": 0.001}
+    train_defaults = dict(metareg.IMAGE_TRAIN_DEFAULTS)
 
     @dataclass
     class Config:
@@ -75,16 +73,16 @@ class Digits(metareg.Benchmark):
             self.indices["train"][c], self.indices["val"][c] = fit, held
         for c in test_cls:
             self.indices["test"][c] = (labels == c).nonzero().flatten().tolist()
-        self.pools = {split: ClassPool({c: images[i] for c, i in by_class.items()})
-                      for split, by_class in self.indices.items()}
-        for split, pool in self.pools.items():
-            if len(pool) < config.n_way:
-                raise metareg.ConfigError(
-                    f"benchmark.digits: the {split} split has {len(pool)} classes, fewer than n_way={config.n_way}; "
-                    f"lower n_way or change train_classes"
-                )
-        self.spec = TaskSpec("classification", (1, config.image_size, config.image_size), config.n_way,
-                             config.k_shot, config.n_query, n_way=config.n_way)
+        size = config.image_size
+        self.episodes = EpisodeSplits(self._inputs_by_split(), (1, size, size), config.n_way, config.k_shot,
+                                      config.n_query, key="benchmark.digits",
+                                      fewer_classes="lower n_way or change train_classes",
+                                      smaller_classes="lower n_query or k_shot")
+        self.pools, self.spec = self.episodes.pools, self.episodes.spec
+
+    def _inputs_by_split(self) -> dict[str, dict[int, torch.Tensor]]:
+        """Split -> class -> its images, what episodes are drawn from (digits-shift shifts the test split's)."""
+        return {split: {c: self.images[i] for c, i in by_class.items()} for split, by_class in self.indices.items()}
 
     def load_inputs(self, paths):
         """Image files as the digits themselves: grayscale with bright ink on a dark background, averaged over
@@ -103,8 +101,7 @@ class Digits(metareg.Benchmark):
         return images.clamp_(0, 1)
 
     def sample(self, split, n_tasks, generator):
-        c = self.config
-        return self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator)
+        return self.episodes.sample(split, n_tasks, generator)
 
 
 @metareg.hookimpl

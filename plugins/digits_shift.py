@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import metareg
-from metareg import POOL_REGIMES, ClassPool, split_items
+from metareg import POOL_REGIMES, split_items
 from metareg_plugins.digits import Digits
 
 SHIFTS = ("rotate", "invert", "noise", "blur", "scale")
@@ -91,8 +91,11 @@ class DigitsShift(Digits):
               "pool_fraction": metareg.Range.above(0) & metareg.Range.below(1),
               "shift": metareg.Choice(*SHIFTS), "pool": metareg.Choice(*POOL_REGIMES)}
 
-    def __init__(self, config):
-        super().__init__(config)
+    def _inputs_by_split(self):
+        """Digits' splits with the test split shifted; splits each test class's images between the test episodes
+        and the ``disjoint`` pool, and sets the pool (``indices["pool"]``, ``pool_indices``)."""
+        config = self.config
+        inputs = super()._inputs_by_split()
         target = shift_images(self.images, list(config.shift), config.rotation, config.noise_std,
                               config.blur_sigma, config.scale, config.split_seed)
         pool_idx, test_idx = {}, {}
@@ -100,12 +103,12 @@ class DigitsShift(Digits):
             pool_idx[c], test_idx[c] = split_items(idx, [config.pool_fraction, 1 - config.pool_fraction],
                                                    config.split_seed + 100 + c)
         self.indices["test"], self.indices["pool"] = test_idx, pool_idx
-        self.pools["test"] = ClassPool({c: target[i] for c, i in test_idx.items()})
+        inputs["test"] = {c: target[i] for c, i in test_idx.items()}
         pool_source = self.indices["train"] if config.pool == "shared" else pool_idx
         self._pool = target[[i for idx in pool_source.values() for i in idx]]
         #: the indices (into scikit-learn's digits) whose transformed images make the pool, for the split checks
         self.pool_indices = sorted(i for idx in pool_source.values() for i in idx)
-
+        return inputs
 
     def target_pool(self, n, generator):
         return self._pool[torch.randint(len(self._pool), (n,), generator=generator)]

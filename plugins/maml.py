@@ -3,19 +3,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-from torch import nn
-
 import metareg
 
 
-class MAML(metareg.MetaLearner):
+class MAML(metareg.GradientLearner):
     """Model-Agnostic Meta-Learning, second order by default, first order (FOMAML) with ``first_order=true``.
 
-    The network is the backbone plus a linear head. Each task adapts all parameters with ``inner_steps`` SGD steps on
-    its support set; the meta-loss is the adapted network's query loss, differentiated through the steps (or not,
-    first order). All tasks of a meta-batch adapt as one ``vmap``-ed computation (``vectorize=vmap``), or task by
-    task (``loop``); ``auto`` picks per device and backbone.
+    The network is the backbone plus a linear head (``metareg.GradientLearner``). Each task adapts all parameters
+    with ``inner_steps`` SGD steps on its support set; the meta-loss is the adapted network's query loss,
+    differentiated through the steps (or not, first order). All tasks of a meta-batch adapt as one ``vmap``-ed
+    computation (``vectorize=vmap``), task by task (``loop``), or with per-task weights stacked into grouped
+    convolutions and batched matrix products (``grouped``, backbones with ``task_layers``); ``auto`` picks per
+    device and backbone (grouped on a CPU where the backbone offers it, ``metareg.resolve_strategy``).
+    ``predict`` adapts to each test task's support set with ``test_inner_steps`` steps and predicts its queries.
 
     Config:
         inner_lr: inner-loop step size (paper: 0.01 sinusoid, 0.4 Omniglot).
@@ -46,41 +46,9 @@ class MAML(metareg.MetaLearner):
               "test_inner_steps": metareg.Range.at_least(0), "vectorize": metareg.Choice(*metareg.STRATEGIES)}
     presets = {"classification": {"inner_lr": 0.4, "inner_steps": 5, "test_inner_steps": 10}}
 
-    def __init__(self, backbone, spec, config):
-        super().__init__(backbone, spec, config)
-        self.head = nn.Linear(backbone.feature_dim, spec.n_outputs)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
-
-    def task_layers(self):
-        """The backbone's layers then the head, for the grouped strategy."""
-        return metareg.learner_layers(self.backbone, self.head)
-
-    def _strategy(self) -> str:
-        return metareg.resolve_strategy(self.config.vectorize, self.backbone, next(self.parameters()).device)
-
-    def runs_in_threads(self) -> bool:
-        """Grouped adapts on autograd's tape alone (no ``torch.func``), so its chunks may run side by side."""
-        return self._strategy() == "grouped"
-
-    def _adapted_outputs(self, batch, params, steps: int, first_order: bool) -> torch.Tensor:
-        """Query outputs ``[T, Q, outputs]``, each task's network adapted with ``steps`` SGD steps on its support set."""
-        strategy = self._strategy()
-        adapted, _ = metareg.adapt_tasks(self, self.spec.kind, batch.support_x, batch.support_y, steps=steps,
-                                         lr=self.config.inner_lr, strategy=strategy, first_order=first_order,
-                                         params=params)
-        return metareg.forward_tasks(self, adapted, batch.query_x, strategy)
-
     def meta_loss(self, batch):
-        out = self._adapted_outputs(batch, dict(self.named_parameters()), self.config.inner_steps,
-                                    self.config.first_order)
+        out = self.adapted_outputs(batch, self.inner_parameters(), self.config.inner_steps, self.config.first_order)
         return metareg.LearnerOutput(metareg.task_losses(self.spec.kind, out, batch.query_y).mean())
-
-    def predict(self, batch):
-        params = {k: v.detach() for k, v in self.named_parameters()}
-        with torch.no_grad():  # the inner loop is still differentiated inside (sgd_steps, tape_sgd_steps)
-            return self._adapted_outputs(batch, params, self.config.test_inner_steps, first_order=True)
 
 
 @metareg.hookimpl

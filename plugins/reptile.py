@@ -4,19 +4,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 import metareg
 
 
-class Reptile(metareg.MetaLearner):
+class Reptile(metareg.GradientLearner):
     """Reptile, the first-order meta-learner of Nichol et al.: θ ← θ + ε · mean_i(φ_i − θ).
 
-    The network is the backbone plus a linear head. For each task of a meta-batch, φ_i is the result of
-    ``inner_steps`` plain SGD steps at ``inner_lr`` from θ on the whole task (support and query points pooled:
-    Reptile has no train/test split inside a task). All tasks adapt as one ``vmap``-ed computation
-    (``vectorize=vmap``), task by task (``loop``), or with per-task weights stacked into grouped convolutions
-    (``grouped``, backbones with ``task_layers``); ``auto`` picks per device and backbone as MAML does.
+    The network is the backbone plus a linear head (``metareg.GradientLearner``). For each task of a meta-batch,
+    φ_i is the result of ``inner_steps`` plain SGD steps at ``inner_lr`` from θ on the whole task (support and
+    query points pooled: Reptile has no train/test split inside a task). All tasks adapt as one ``vmap``-ed
+    computation (``vectorize=vmap``), task by task (``loop``), or with per-task weights stacked into grouped
+    convolutions (``grouped``, backbones with ``task_layers``); ``auto`` picks per device and backbone as MAML does.
 
     The engine steps one optimiser on a loss, so ``meta_loss`` returns the surrogate
     ``0.5 · Σ ‖θ − sg(φ̄)‖²`` with φ̄ = mean_i φ_i and ``sg`` stop-gradient: its gradient w.r.t. θ is exactly
@@ -66,35 +65,17 @@ class Reptile(metareg.MetaLearner):
     # Omniglot's 5 inner / 50 test iterations; the inner lr is for plain SGD (the paper used Adam at 1e-3 inside)
     presets = {"classification": {"inner_lr": 0.1, "inner_steps": 5, "test_inner_steps": 50}}
 
-    def __init__(self, backbone, spec, config):
-        super().__init__(backbone, spec, config)
-        self.head = nn.Linear(backbone.feature_dim, spec.n_outputs)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
-
-    def task_layers(self):
-        """The backbone's layers then the head, for the grouped strategy."""
-        return metareg.learner_layers(self.backbone, self.head)
-
-    def _strategy(self) -> str:
-        return metareg.resolve_strategy(self.config.vectorize, self.backbone, next(self.parameters()).device)
-
-    def runs_in_threads(self) -> bool:
-        """Grouped adapts on autograd's tape alone (no ``torch.func``), so its chunks may run side by side."""
-        return self._strategy() == "grouped"
-
     def adapted_weights(self, batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """φ_i for every task of ``batch`` (``{name: [tasks, *shape]}``, detached) and each task's loss before.
 
         Nothing is differentiated through the steps (Reptile is first order), so they start from detached weights.
         """
-        start = {k: v.detach() for k, v in self.named_parameters()}
+        start = {k: v.detach() for k, v in self.inner_parameters().items()}
         x = torch.cat([batch.support_x, batch.query_x], dim=1)
         y = torch.cat([batch.support_y, batch.query_y], dim=1)
         with torch.no_grad():  # the inner loop is still differentiated inside (sgd_steps, tape_sgd_steps)
             return metareg.adapt_tasks(self, self.spec.kind, x, y, steps=self.config.inner_steps,
-                                       lr=self.config.inner_lr, strategy=self._strategy(), params=start)
+                                       lr=self.config.inner_lr, strategy=self.strategy(), params=start)
 
     #: the meta-loss is 0.5·|θ − mean φ|², whose gradient is Reptile's update and whose value means nothing;
     #: ``pre_update_loss`` (θ's own task loss before the inner steps) is the curve that tells about training
@@ -102,17 +83,8 @@ class Reptile(metareg.MetaLearner):
 
     def meta_loss(self, batch):
         phis, before = self.adapted_weights(batch)
-        surrogate = sum(0.5 * (p - phis[k].mean(0)).pow(2).sum() for k, p in self.named_parameters())
+        surrogate = sum(0.5 * (p - phis[k].mean(0)).pow(2).sum() for k, p in self.inner_parameters().items())
         return metareg.LearnerOutput(surrogate, {"pre_update_loss": before.mean()})
-
-    def predict(self, batch):
-        params = {k: v.detach() for k, v in self.named_parameters()}
-        strategy = self._strategy()
-        with torch.no_grad():
-            adapted, _ = metareg.adapt_tasks(self, self.spec.kind, batch.support_x, batch.support_y,
-                                             steps=self.config.test_inner_steps, lr=self.config.inner_lr,
-                                             strategy=strategy, params=params)
-            return metareg.forward_tasks(self, adapted, batch.query_x, strategy)
 
 
 @metareg.hookimpl

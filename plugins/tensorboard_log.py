@@ -1,9 +1,10 @@
 """TensorBoard logging of every run's live metrics: an observer plugin, off unless ``METAREG_TENSORBOARD`` is set.
 
-With ``METAREG_TENSORBOARD=DIR`` each run writes one TensorBoard event file under
-``DIR/<learner>_<benchmark>_<run hash>/`` as it meta-trains, so ``tensorboard --logdir DIR`` shows the curves of
-every run of a grid, live. At every logged iteration (``metareg_iteration_logged``: every 50 outer updates and the
-last) each numeric value of the history entry becomes a scalar at step = the outer update, grouped by :func:`tag`:
+With ``METAREG_TENSORBOARD=DIR`` (which ``metareg bench --log tensorboard:DIR`` sets) each run writes one
+TensorBoard event file under ``DIR/<learner>_<benchmark>_<run hash>/`` as it meta-trains, so
+``tensorboard --logdir DIR`` shows the curves of every run of a grid, live. At every logged iteration
+(``metareg_iteration_logged``: every 50 outer updates and the last) each numeric value of the history entry
+becomes a scalar at step = the outer update, grouped by :func:`tag`:
 
 - ``train/loss`` (``train_loss``), ``train/surrogate_loss`` and the learner's metrics (``train/accuracy``, ...);
 - ``val/<metric>`` (``val_accuracy``, ``val_mse``) at validation points;

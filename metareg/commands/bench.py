@@ -38,6 +38,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object per finished run on stdout")
     bench.add_argument("--quiet", action="store_true", help="no progress output")
     bench.add_argument("--print-config", action="store_true", help="print each cell's resolved config and exit")
+    bench.add_argument("--log", action="append", default=[], metavar="tensorboard:DIR",
+                       help="log every run's curves live to DIR for `tensorboard --logdir DIR` (the same as "
+                            "METAREG_TENSORBOARD=DIR; pip install 'metareg[tensorboard]')")
     return bench
 
 
@@ -109,6 +112,13 @@ def grid_blocks(args: argparse.Namespace, default_suite: str | None = DEFAULT_SU
 
 
 def run(args: argparse.Namespace) -> int:
+    from metareg.commands.log_switch import logging_to
+
+    with logging_to(args.log):  # a bad --log is an error before anything loads
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
     from metareg.run.engine import resolve_device

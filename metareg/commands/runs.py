@@ -273,12 +273,29 @@ def describe(row, store, all_history: bool = False) -> str:
     out += ["", "versions:"]
     out += _fields(sorted((k, str(v)) for k, v in (row.versions or {}).items()), "  ") or ["  none recorded"]
     out += ["", "files:"]
-    out += _fields([(kind, f"{path} ({'exists' if path.is_file() else 'missing'})")
-                    for kind, path in files(row, store).items()], "  ")
+    out += _fields([(kind, f"{path} ({file_state(kind, path, row)})") for kind, path in files(row, store).items()],
+                   "  ")
     out += ["", "config (resolved):"]
     out += ["  " + line for line in OmegaConf.to_yaml(OmegaConf.create(row.config or {})).rstrip().splitlines()]
     out += ["", *history_lines(row.history or [], all_history)]
     return "\n".join(out)
+
+
+def file_state(kind: str, path: Path, row) -> str:
+    """Whether a run's file exists, and for an absent one, why: a run that has its outcome removed its checkpoint
+    by design (``metareg.run.record.commit``: a checkpoint only serves resuming), a failed run never has a model,
+    a running one has neither until it writes them. Only a finished run's absent model reads ``missing``."""
+    if path.is_file():
+        return "exists"
+    if kind == "checkpoint":
+        if row.status in ("done", "failed"):
+            return "none: removed by design once the run had its outcome (a checkpoint only serves resuming)"
+        return "none written yet"
+    if row.status == "failed":
+        return "none: a failed run has no model"
+    if row.status != "done":
+        return "none yet: written when the run finishes"
+    return "missing: `metareg runs prune` deletes models; `metareg bench --rerun` the run's cell makes it again"
 
 
 def _estimate(m: dict) -> str:

@@ -20,7 +20,8 @@ import pluggy
 
 from metareg.errors import ContractError, DuplicatePartError, PluginError, UnknownPartError
 from metareg.host import hookspecs
-from metareg.host.contracts.check import FAMILIES, check_part
+from metareg.host.contracts.check import check_part
+from metareg.host.families import NAMES
 
 ENTRY_POINT_GROUP = "metareg"
 BUILTIN_DISTRIBUTION = "metareg"
@@ -114,7 +115,7 @@ class Registry:
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager("metareg")
         self.pm.add_hookspecs(hookspecs)
-        self.parts: dict[str, dict[str, PartInfo]] = {family: {} for family in FAMILIES}
+        self.parts: dict[str, dict[str, PartInfo]] = {family: {} for family in NAMES}
         self.duplicates: dict[tuple[str, str], list[PartInfo]] = {}
         self.failures: list[PluginFailure] = []
         #: what ``METAREG_BLOCK_PLUGINS`` names (see ``load``), and what it kept out, for ``metareg plugins``
@@ -303,7 +304,7 @@ class Registry:
         return sorted(self.parts[family])
 
     def all_parts(self) -> list[PartInfo]:
-        listed = [info for family in FAMILIES for info in sorted(self.parts[family].values(), key=lambda i: i.name)]
+        listed = [info for family in NAMES for info in sorted(self.parts[family].values(), key=lambda i: i.name)]
         return listed + [info for infos in self.duplicates.values() for info in infos]
 
     # ---------------------------------------------------------------------------------------------------------------

@@ -94,7 +94,13 @@ def tape_sgd_steps(
 
 
 def per_task(fn: Callable, vectorize: bool, *batched: torch.Tensor):
-    """Apply ``fn`` to each task of tensors with a leading task dimension: ``vmap`` or a plain loop, same result."""
+    """Apply ``fn`` to each task of tensors with a leading task dimension: ``vmap`` or a plain loop, same result.
+
+    ``vectorize`` is a bool, never a strategy name: any non-empty string is truthy, so ``"loop"`` would run vmap.
+    """
+    if not isinstance(vectorize, bool):
+        raise TypeError(f"per_task(fn, vectorize, ...) takes vectorize as a bool, got {vectorize!r}: pass "
+                        f"strategy == 'vmap' for a resolved strategy (metareg.resolve_strategy)")
     if vectorize:
         return torch.func.vmap(fn, randomness="different")(*batched)
     outs = [fn(*(t[i] for t in batched)) for i in range(batched[0].shape[0])]

@@ -93,7 +93,9 @@ def adapt_tasks(model: nn.Module, kind: str, x: torch.Tensor, y: torch.Tensor, *
 
     Returns ``({name: [T, *shape]}, each task's loss before the first step [T])``, the loss ``None`` when ``steps``
     is 0. Outer autograd differentiates through the steps (second order) unless ``first_order``; parameters that
-    need no gradient (detached: Reptile, prediction) come back detached. Loop and vmap step with ``sgd_steps``
+    need no gradient (detached: Reptile, prediction) come back detached. Only the weights in ``params`` adapt: the
+    model's others are shared by every task and stay as they are (ANIL passes only the head's), under every
+    strategy, and outer autograd still reaches them through the steps. Loop and vmap step with ``sgd_steps``
     (``torch.func.grad``); grouped needs ``model.task_layers()`` (a learner ``head(backbone(x))`` returns
     ``metareg.learner_layers(self.backbone, self.head)``) and steps on autograd's tape (``tape_sgd_steps``), on the
     sum of the tasks' losses, whose gradient w.r.t. task t's weights is task t's own. The loss before is the first
@@ -103,10 +105,10 @@ def adapt_tasks(model: nn.Module, kind: str, x: torch.Tensor, y: torch.Tensor, *
     if steps == 0:
         return stacked(params, len(x)), None
     if strategy == "grouped":
-        layers = model.task_layers()
+        layers, shared = model.task_layers(), _shared_weights(model, params, len(x))
 
         def summed_loss(p):
-            losses = task_losses(kind, grouped_forward(layers, p, x), y)
+            losses = task_losses(kind, grouped_forward(layers, {**shared, **p}, x), y)
             return losses.sum(), losses
 
         return tape_sgd_steps(summed_loss, stacked(params, len(x)), steps, lr, first_order, has_aux=True)
@@ -124,11 +126,17 @@ def adapt_tasks(model: nn.Module, kind: str, x: torch.Tensor, y: torch.Tensor, *
     return dict(zip(names, adapted)), before
 
 
+def _shared_weights(model: nn.Module, params: Params, tasks: int) -> Params:
+    """The model's weights that ``params`` leaves out, stacked for ``tasks`` tasks: what every task shares under
+    grouped (ANIL's body), as ``functional_call`` reads them from the model itself under loop and vmap."""
+    return stacked({k: v for k, v in model.named_parameters() if k not in params}, tasks)
+
+
 def forward_tasks(model: nn.Module, params: Params, x: torch.Tensor, strategy: str) -> torch.Tensor:
     """``model``'s outputs ``[T, N, outputs]`` on each task's inputs ``x[t]`` with that task's weights
     ``params[name][t]`` (as ``adapt_tasks`` returns them), under the same ``strategy``."""
     if strategy == "grouped":
-        return grouped_forward(model.task_layers(), params, x)
+        return grouped_forward(model.task_layers(), {**_shared_weights(model, params, len(x)), **params}, x)
     names = list(params)
 
     def one_task(xt, *weights):

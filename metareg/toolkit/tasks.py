@@ -6,6 +6,7 @@ computation (``torch.func.vmap``); tasks of a batch therefore share their shapes
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Callable, Literal, Mapping, Sequence
@@ -85,6 +86,31 @@ class TaskBatch:
                      support_weight: torch.Tensor | None = None) -> "TaskBatch":
         """The batch with another support set; ``support_weight [T, S]`` for it (``None``: every sample weighs 1)."""
         return dataclasses.replace(self, support_x=support_x, support_y=support_y, support_weight=support_weight)
+
+
+#: keywords ``TaskBatch`` once took -> the fix (CHANGELOG.md), so old code meets that instead of a bare TypeError
+REMOVED_KEYWORDS = {
+    "domain": "removed in metareg 0.1.0, nothing read it; drop the argument (whether an episode is from the target "
+              "domain is a matter of which split it was drawn from; CHANGELOG.md)",
+}
+
+
+def _naming_removed_keywords(init: Callable) -> Callable:
+    """The generated ``__init__``, with a removed keyword's TypeError naming the fix (the signature unchanged)."""
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        try:
+            init(self, *args, **kwargs)
+        except TypeError as exc:
+            removed = [f"TaskBatch() got the removed keyword {k!r}: {REMOVED_KEYWORDS[k]}"
+                       for k in kwargs if k in REMOVED_KEYWORDS]
+            if not removed:
+                raise
+            raise TypeError("; ".join(removed)) from exc
+    return __init__
+
+
+TaskBatch.__init__ = _naming_removed_keywords(TaskBatch.__init__)
 
 
 def seed_hash(*coordinates: object) -> int:

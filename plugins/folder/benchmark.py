@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 import metareg
-from metareg import POOL_REGIMES, ClassPool, TaskSpec, split_items
+from metareg import POOL_REGIMES, EpisodeSplits, split_items
 from metareg_plugins.folder.images import ImageCache
 from metareg_plugins.folder.layouts import (EXAMPLES, LAYOUT_POOLS, LAYOUTS, layout_error, name_list,
                                             scan_miniimagenet, scan_office, scan_omniglot)
@@ -76,9 +76,8 @@ class Folder(metareg.Benchmark):
     pool_only_settings = {"pool": "disjoint"}
     task_kind = "classification"
     default_backbone = "conv4"
-    # as digits: small budgets so a CPU run ends in minutes (4 episodes per update, 250 updates); image decoding is
-    # lazy, so the first pass over the data is slower. Raise both on a GPU.
-    train_defaults = {"meta_batch_size": 4, "meta_iterations": 250, "val_every": 50, "outer_lr": 0.001}
+    # image decoding is lazy, so the first pass over the data is slower than the others
+    train_defaults = dict(metareg.IMAGE_TRAIN_DEFAULTS)
 
     @dataclass
     class Config:
@@ -140,20 +139,18 @@ class Folder(metareg.Benchmark):
             parts["pool"] = {k: v for k, v in parts["pool"].items() if k in parts["train"]}
         self.indices = {split: {k: list(v) for k, v in by_class.items()} for split, by_class in parts.items()}
         self.pool_files = [f for files in parts["pool"].values() for f in files]
-        for split in ("train", "val", "test"):
-            if len(parts[split]) < c.n_way:
-                raise metareg.ConfigError(
-                    f"benchmark.folder: the {split} split of {str(path)!r} has {len(parts[split])} usable classes, "
-                    f"fewer than n_way={c.n_way}; lower n_way (or n_query), or change the split fractions or domains"
-                )
-            first = next(iter(parts[split].values()))[0]
+        self.episodes = EpisodeSplits(
+            {split: parts[split] for split in ("train", "val", "test")}, (channels, image_size, image_size), c.n_way,
+            c.k_shot, c.n_query, key="benchmark.folder", load=self.load,
+            fewer_classes=f"lower n_way (or n_query), or change the split fractions or domains of {str(path)!r}",
+            smaller_classes="lower n_query")  # never: smaller classes were dropped above
+        for split, pool in self.episodes.pools.items():
+            first = next(iter(pool.by_class.values()))[0]
             try:
                 self.load.decode(first)
             except Exception as exc:
                 raise metareg.ConfigError(f"benchmark.folder: cannot read image {str(first)!r}: {exc}") from None
-        self.pools = {split: ClassPool(parts[split], load=self.load) for split in ("train", "val", "test")}
-        self.spec = TaskSpec("classification", (channels, image_size, image_size), c.n_way, c.k_shot, c.n_query,
-                             n_way=c.n_way)
+        self.pools, self.spec = self.episodes.pools, self.episodes.spec
 
     @staticmethod
     def _check(c) -> None:
@@ -305,10 +302,7 @@ class Folder(metareg.Benchmark):
         return torch.stack([self.load.decode(Path(p)) for p in paths]).float().div_(255)
 
     def sample(self, split, n_tasks, generator):
-        if split not in self.pools:
-            raise ValueError(f"unknown split {split!r}; use train, val or test")
-        c = self.config
-        return self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator)
+        return self.episodes.sample(split, n_tasks, generator)
 
     def target_pool(self, n, generator):
         """``n`` unlabelled target-domain images (drawn with replacement) from the pool; never a test image."""

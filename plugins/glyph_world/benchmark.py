@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 import metareg
-from metareg import POOL_REGIMES, ClassPool, TaskBatch, TaskSpec
+from metareg import POOL_REGIMES, EpisodeSplits, TaskBatch
 from metareg_plugins.glyph_world import fonts, scripts, splits, world
 from metareg_plugins.glyph_world.world import World
 
@@ -26,30 +26,20 @@ class GlyphWorld(metareg.Benchmark):
     draws, specks (full stops, quotes) and homoglyphs of a character earlier in the world's order (Greek 'Α' after
     Latin 'A') are not classes, so no split ever holds a character that looks like one of another split's.
 
-    The world (measured with matplotlib 3.11; counts at the default ``min_fonts=2``, ">= 1 face" in brackets):
-
-    - with the ``fonts`` extra: 143 faces (34 of matplotlib's, 97 print and 12 handwriting fontpkg faces), 1,841
-      classes (2,108): latin 234, greek 56, cyrillic 193, ipa 89, armenian 77, georgian 82, hebrew 36, arabic 185,
-      devanagari 81, bengali 0 (67), tamil 54, telugu 72, thai 67, khmer 0 (76), arrows 237, math 250, shapes 96,
-      currency 32; a median of 12 faces per class, 83% of classes drawn by >= 3; renderings per class: at least
-      20, median 26; 309 characters are drawn by >= 2 handwriting faces;
-    - without it (a single warning says so): 34 faces, none handwriting, 1,465 classes (1,588): no Devanagari,
-      Bengali, Tamil, Telugu, Thai or Khmer, 101 Arabic, and ``domains=style`` is a ConfigError.
-
-    Building the default world (the 14 scripts of the default settings; drawing 56,000 glyphs and their pairwise
-    distances for the homoglyph test dominate) took 16 s with one torch thread and 24-43 s with two on a 2-core CPU
-    busy with another job (measured); it is built once, then loads from its cache in about 1 s
-    (``$METAREG_CACHE/glyph-world``, keyed by the recipe's sha256). Progress is a bar on a terminal.
+    The world is built once (drawing every face's glyphs and their pairwise distances for the homoglyph test
+    dominate), then loads from its cache (``$METAREG_CACHE/glyph-world``, keyed by the recipe's sha256); progress is
+    a bar on a terminal. Without the ``fonts`` extra (a single warning says so) it is matplotlib's fonts alone, none
+    of them handwriting, so fewer scripts have classes and ``domains=style`` is a ConfigError. docs/results.md ("The
+    glyph worlds") gives its faces, classes per script and split sizes, with the command that counts them again.
 
     Domains (``domains``):
 
     - ``script`` (default): Omniglot's background and evaluation alphabets. Train and val classes are characters of
       ``source_scripts`` (``val_fraction`` held out for validation), test and pool classes characters of
-      ``target_scripts`` (``pool_fraction`` in the pool); every face draws every split. Defaults: 1,114 train, 278
-      val, 225 test and 96 pool classes.
+      ``target_scripts`` (``pool_fraction`` in the pool); every face draws every split.
     - ``style``: print to handwriting, over the characters of both script settings. Train and val classes are
       rendered by print faces; test classes are other characters (``test_fraction`` of those drawn by >= min_fonts
-      handwriting faces) rendered by handwriting faces. Defaults: 1,209 train, 302 val, 115 test, 87 pool classes.
+      handwriting faces) rendered by handwriting faces.
 
     The unlabelled target pool (``pool``), the two regimes of domain-adversarial training (Ganin et al. 2016):
 
@@ -94,9 +84,7 @@ class GlyphWorld(metareg.Benchmark):
     pool_only_settings = {"pool": "disjoint"}
     task_kind = "classification"
     default_backbone = "conv4"
-    # as glyphs: Conv4 on 28x28 costs ~2 ms per image forward and backward on a 2-core CPU, so the default budget
-    # is small; on a GPU raise both (Omniglot papers: 32 episodes per update, 60k updates)
-    train_defaults = {"meta_batch_size": 4, "meta_iterations": 250, "val_every": 50, "outer_lr": 0.001}
+    train_defaults = dict(metareg.IMAGE_TRAIN_DEFAULTS)
     # the contract checks build a small world: two scripts at 16 px, few renderings
     check_config = {"source_scripts": "greek", "target_scripts": "armenian", "image_size": 16, "renderings": 6,
                     "n_query": 3}
@@ -125,6 +113,18 @@ class GlyphWorld(metareg.Benchmark):
         render_seed: int = 0
         split_seed: int = 0
 
+    ranges = {"domains": metareg.Choice(*DOMAINS), "pool": metareg.Choice(*POOL_REGIMES),
+              "n_way": metareg.Range.at_least(2), "k_shot": metareg.Range.at_least(1),
+              "n_query": metareg.Range.at_least(1), "image_size": metareg.Range.at_least(8),
+              "min_fonts": metareg.Range.at_least(1), "renderings": metareg.Range.at_least(1),
+              "jitter_rotation": metareg.Range.at_least(0),
+              "jitter_scale": metareg.Range.at_least(0) & metareg.Range.below(1),
+              "jitter_shift": metareg.Range.at_least(0) & metareg.Range.below(0.5),
+              "jitter_stroke": metareg.Range.between(0, 1),
+              **dict.fromkeys(("val_fraction", "test_fraction", "pool_fraction"),
+                              metareg.Range.above(0) & metareg.Range.below(1)),
+              **dict.fromkeys(("render_seed", "split_seed"), metareg.Range.seed())}
+
     @classmethod
     def data_identity(cls, config) -> str:
         """The installed font distributions (``fonts.installed_fonts_identity``): the world differs with them."""
@@ -133,7 +133,10 @@ class GlyphWorld(metareg.Benchmark):
     def __init__(self, config):
         super().__init__(config)
         c = config
-        _check(c)
+        if c.test_fraction + c.pool_fraction >= 1:  # each fraction's own range is declared in ``ranges``
+            raise metareg.ConfigError(f"{KEY}.test_fraction: test_fraction + pool_fraction must be below 1 (the rest "
+                                      f"of the handwritten characters train), got {c.test_fraction} + "
+                                      f"{c.pool_fraction}")
         self.source = scripts.parse_scripts(c.source_scripts, "source_scripts")
         self.target = scripts.parse_scripts(c.target_scripts, "target_scripts")
         _check_domains(c, self.source, self.target)
@@ -146,11 +149,14 @@ class GlyphWorld(metareg.Benchmark):
         classes = self._split()
         self.indices = self._indices(classes)
         self.pool_rows = torch.tensor(sorted(r for rs in self.indices["pool"].values() for r in rs), dtype=torch.long)
-        self.pools = {s: ClassPool({code: self.world.images.index_select(0, torch.tensor(rows))
-                                    for code, rows in self.indices[s].items()}) for s in ("train", "val", "test")}
-        self._check_sizes()
-        self.spec = TaskSpec("classification", (1, c.image_size, c.image_size), c.n_way, c.k_shot, c.n_query,
-                             n_way=c.n_way)
+        self.episodes = EpisodeSplits(
+            {s: {code: self.world.images.index_select(0, torch.tensor(rows)) for code, rows in self.indices[s].items()}
+             for s in ("train", "val", "test")}, (1, c.image_size, c.image_size), c.n_way, c.k_shot, c.n_query,
+            key=KEY, fewer_classes=f"lower n_way or min_fonts, or add scripts ({self._counts()})",
+            smaller_classes="raise renderings or lower n_query", samples_key="renderings")
+        self.pools, self.spec = self.episodes.pools, self.episodes.spec
+        if not self.indices["pool"]:
+            raise metareg.ConfigError(f"{KEY}.pool_fraction: the unlabelled target pool is empty; raise it")
 
     # ------------------------------------------------------------------------------------------------ splits
     def _eligible(self, names: list[str], handwriting: bool | None) -> list[int]:
@@ -199,20 +205,6 @@ class GlyphWorld(metareg.Benchmark):
                 f"({fonts.EXTRA}) ({self._counts()})"
             )
 
-    def _check_sizes(self) -> None:
-        """Every split can make an episode (n_way classes of k_shot + n_query images), and the pool is not empty."""
-        c = self.config
-        per_class = c.k_shot + c.n_query
-        problems = []
-        for split, pool in self.pools.items():
-            problems.append((len(pool) >= c.n_way, "n_way", f"the {split} split has {len(pool)} classes, fewer than "
-                             f"n_way={c.n_way}; lower n_way or min_fonts, or add scripts ({self._counts()})"))
-            problems.append((pool.smallest_class() >= per_class, "renderings", f"a {split} class has "
-                             f"{pool.smallest_class()} images, fewer than k_shot + n_query = {per_class}; raise "
-                             f"renderings or lower n_query"))
-        problems.append((bool(self.indices["pool"]), "pool_fraction", "the unlabelled target pool is empty; raise it"))
-        _raise_first(problems)
-
     # ---------------------------------------------------------------------------------------------- contract
     def load_inputs(self, paths):
         """Image files as the world's renderings: grayscale, resized to ``image_size``, in [0, 1], ink 1 on 0 (an
@@ -232,10 +224,7 @@ class GlyphWorld(metareg.Benchmark):
         return torch.stack(out)
 
     def sample(self, split: str, n_tasks: int, generator: torch.Generator) -> TaskBatch:
-        if split not in self.pools:
-            raise ValueError(f"unknown split {split!r}; use train, val or test")
-        c = self.config
-        batch = self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator)
+        batch = self.episodes.sample(split, n_tasks, generator)
         return dataclasses.replace(batch, support_x=_unit(batch.support_x), query_x=_unit(batch.query_x))
 
     def target_pool(self, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -249,35 +238,8 @@ def _unit(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255)
 
 
-def _check(c) -> None:
-    checks = [
-        (c.image_size >= 8, "image_size", "must be at least 8"),
-        (c.min_fonts >= 1, "min_fonts", "must be at least 1"),
-        (c.renderings >= 1, "renderings", "must be at least 1"),
-        (0 < c.val_fraction < 1, "val_fraction", "must be between 0 and 1"),
-        (0 < c.pool_fraction < 1, "pool_fraction", "must be between 0 and 1"),
-        (0 < c.test_fraction < 1 and c.test_fraction + c.pool_fraction < 1, "test_fraction",
-         "must be between 0 and 1 - pool_fraction"),
-        (c.n_way >= 2 and c.k_shot >= 1 and c.n_query >= 1, "n_way", "n_way >= 2, k_shot >= 1 and n_query >= 1"),
-        (c.jitter_rotation >= 0 and 0 <= c.jitter_scale < 1 and 0 <= c.jitter_shift < 0.5, "jitter_rotation",
-         "jitter_rotation >= 0, 0 <= jitter_scale < 1 and 0 <= jitter_shift < 0.5"),
-        (0 <= c.jitter_stroke <= 1, "jitter_stroke", "must be between 0 and 1"),
-    ]
-    _raise_first(checks)
-
-
-def _raise_first(checks: list[tuple[bool, str, str]]) -> None:
-    """A ConfigError naming the key of the first failed (ok, key, message) check."""
-    for ok, key, message in checks:
-        if not ok:
-            raise metareg.ConfigError(f"{KEY}.{key}: {message}")
-
-
 def _check_domains(c, source: list[str], target: list[str]) -> None:
-    if c.domains not in DOMAINS:
-        raise metareg.ConfigError(f"{KEY}.domains must be one of {', '.join(DOMAINS)}, got {c.domains!r}")
-    if c.pool not in POOL_REGIMES:
-        raise metareg.ConfigError(f"{KEY}.pool must be one of {', '.join(POOL_REGIMES)}, got {c.pool!r}")
+    """The rules that tie settings together (each setting's own values are declared in ``ranges``)."""
     if c.domains == "script" and c.pool == "shared":
         raise metareg.ConfigError(
             f"{KEY}.pool=shared needs domains=style: with script domains the training classes are source-script "

@@ -9,20 +9,20 @@ A static family ships one file per weight (Fira Sans has 18); weights are not di
 distribution contributes its upright and italic faces of the weight nearest to 400 (a variable font's default
 instance). matplotlib's fonts are taken as the ``glyphs`` benchmark takes them (placeholder fonts excluded by name).
 
-Coverage differs by origin. matplotlib ships TeX-encoded fonts whose cmaps lie (``cmex10`` maps 'A' to a
-parenthesis), so for them ``glyphs.fonts.covered``'s strict test holds: the glyph name must confirm the character. fontpkg
+Coverage differs by origin (``glyph_core.fonts.covered``). matplotlib ships TeX-encoded fonts whose cmaps lie
+(``cmex10`` maps 'A' to a parenthesis), so for them the glyph name must confirm the character (``strict``). fontpkg
 files are Google Fonts builds with Unicode cmaps, whose Indic and Thai glyphs carry production names that say
 nothing to the Adobe Glyph List ('atamil', 'bnA', 'tm_A'); there a glyph counts unless its name names *another*
-character. Both then go through the same placeholder test by rendering (``glyphs.fonts.is_placeholder``).
+character. Both then go through the same placeholder test by rendering (``glyph_core.fonts.is_placeholder``).
 """
 from __future__ import annotations
 
 import importlib.metadata as md
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
-from metareg_plugins.glyphs import fonts as glyph_fonts
+from metareg_plugins.glyph_core import fonts as core_fonts
+from metareg_plugins.glyph_core.fonts import FontFile
 
 FONTPKG_PREFIX = "fontpkg-"
 FONT_FILES = (".ttf", ".otf")
@@ -34,28 +34,13 @@ HANDWRITING = ("Caveat", "Dancing Script", "Delius", "Great Vibes", "Indie Flowe
                "Permanent Marker", "Satisfy", "Shadows Into Light", "Yellowtail", "Zeyada")
 
 
-@dataclass(frozen=True)
-class FontFile:
-    """A font file and where it came from: ``matplotlib`` or the name of its fontpkg distribution."""
-
-    path: Path
-    origin: str
-
-    @property
-    def strict(self) -> bool:
-        """Whether glyph names must confirm each character (matplotlib's TeX-encoded fonts need it)."""
-        return self.origin == "matplotlib"
-
-
 class FontsMissingWarning(UserWarning):
     """No ``fontpkg-*`` font is installed: the world is drawn by matplotlib's fonts alone."""
 
 
 def matplotlib_fonts() -> list[FontFile]:
     """matplotlib's bundled fonts, placeholder fonts (LastResort) excluded by name, in file-name order."""
-    paths = glyph_fonts.expand(glyph_fonts.matplotlib_font_dir())
-    return [FontFile(p, "matplotlib") for p in paths if p.suffix.lower() in glyph_fonts.FONT_SUFFIXES
-            and not glyph_fonts.excluded_by_name(p)]
+    return [FontFile(p, "matplotlib") for p in core_fonts.matplotlib_fonts()]
 
 
 def _weight_and_italic(path: Path) -> tuple[int, bool] | None:
@@ -93,7 +78,7 @@ def fontpkg_fonts() -> list[FontFile]:
             continue
         files = [Path(str(dist.locate_file(f))) for f in dist.files or () if f.suffix.lower() in FONT_FILES]
         found[name] = sorted(p for p in files if p.is_file())
-    return [FontFile(p, name) for name in sorted(found) for p in _regular_faces(found[name])]
+    return [FontFile(p, name, strict=False) for name in sorted(found) for p in _regular_faces(found[name])]
 
 
 def installed_fonts_identity(use_fontpkg: bool) -> str:
@@ -116,29 +101,6 @@ def font_files(use_fontpkg: bool) -> list[FontFile]:
                           stacklevel=2)
         out += extra
     return out
-
-
-def _names_another(name: str, code: int) -> bool:
-    """Whether a glyph name denotes a character other than ``code`` (a ligature name 'a_b' denotes none)."""
-    base = name.split(".")[0]
-    if not base or "_" in base:
-        return False
-    return glyph_fonts.glyph_name_means(base, code) is False
-
-
-def covered(font: FontFile, codes: list[int]) -> tuple[list[int], tuple[str, str]]:
-    """The code points of ``codes`` that ``font`` draws, and its (family, style) identity (see the module doc)."""
-    if font.strict:
-        return glyph_fonts.covered(font.path, codes)
-    from matplotlib.ft2font import FT2Font
-
-    try:
-        face = FT2Font(str(font.path))
-    except Exception:  # not a font FreeType can read: skip it
-        return [], ("", font.path.name)
-    cmap = face.get_charmap()
-    have = [c for c in codes if cmap.get(c, 0) and not _names_another(face.get_glyph_name(cmap[c]), c)]
-    return have, (face.family_name, face.style_name)
 
 
 def is_handwriting(family: str, handwriting: list[str] | tuple[str, ...]) -> bool:

@@ -1,8 +1,8 @@
 """Drawing the glyph world: each face's plain glyphs, then the seeded renderings ("drawers") of every class.
 
-The plain glyph is ``glyphs.draw.draw``'s: one em size for every font, centred by its bounding box, shrunk only if it
-would not fit, on a canvas ``SUPERSAMPLE`` times the output side. So Latin 'A' and Cyrillic 'А' come out alike (the
-homoglyph test relies on it) and a font's 'o' stays smaller than its 'O'.
+The plain glyph is ``glyph_core.draw.draw``'s: one em size for every font, centred by its bounding box, shrunk only
+if it would not fit, on a canvas ``SUPERSAMPLE`` times the output side. So Latin 'A' and Cyrillic 'А' come out alike
+(the homoglyph test relies on it) and a font's 'o' stays smaller than its 'O'.
 
 A class needs ``renderings`` images per kind of face (print, handwriting). Distinct fonts are the real drawers, so
 every face that draws the character gives its plain glyph, and when there are fewer faces than ``renderings`` each
@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from metareg import seed_hash
-from metareg_plugins.glyph_world.fonts import FontFile, covered, is_handwriting
-from metareg_plugins.glyphs import draw as glyph_draw
-from metareg_plugins.glyphs.fonts import is_placeholder
+from metareg_plugins.glyph_core import draw as glyph_draw, faces as glyph_faces
+from metareg_plugins.glyph_core.fonts import FontFile
+from metareg_plugins.glyph_world.fonts import is_handwriting
 
 SUPERSAMPLE = glyph_draw.SUPERSAMPLE
 #: a character whose ink, in most faces, spans less than this fraction of the canvas (a full stop, a comma, a
@@ -34,14 +34,10 @@ CHUNK = 2048  # renderings jittered per batch: bounds the memory of one batch to
 
 
 @dataclass
-class Face:
-    """One font face's plain glyphs: code point -> uint8 canvas [C, C]."""
+class Face(glyph_faces.Face):
+    """One font face's plain glyphs (``glyph_core.faces.Face``), and whether it is drawn like handwriting."""
 
-    font: FontFile
-    family: str
-    style: str
-    handwriting: bool
-    glyphs: dict[int, np.ndarray] = field(default_factory=dict)
+    handwriting: bool = False
 
 
 def _progress(items, desc: str):
@@ -51,28 +47,16 @@ def _progress(items, desc: str):
     return tqdm(items, desc=desc, file=sys.stderr, disable=None, leave=False)
 
 
+def _progress_of(desc: str):
+    return lambda items: _progress(items, desc)
+
+
 def draw_faces(fonts: list[FontFile], scripts: dict[str, tuple[int, ...]], canvas: int,
                handwriting: list[str]) -> tuple[list[Face], list[str]]:
-    """The plain glyphs of every face (copies of one font, recognised by family and style, count once), and the
-    "file:script" pairs dropped as placeholders (most characters of the script drawn as the very same image)."""
-    codes = sorted({c for cs in scripts.values() for c in cs})
-    faces, placeholders, seen = [], [], set()
-    for font in _progress(fonts, "glyph-world: drawing fonts"):
-        have, (family, style) = covered(font, codes)
-        if not have or (family, style) in seen:
-            continue
-        seen.add((family, style))
-        images, kept = glyph_draw.draw(font.path, have, canvas)
-        drawn = dict(zip(kept, images))
-        for name, cs in scripts.items():
-            mine = [c for c in cs if c in drawn]
-            if mine and is_placeholder(np.stack([glyph_draw.area(drawn[c], SUPERSAMPLE) for c in mine])):
-                placeholders.append(f"{font.path.name}:{name}")
-                for c in mine:
-                    del drawn[c]
-        if drawn:
-            faces.append(Face(font, family, style, is_handwriting(family, handwriting), drawn))
-    return faces, placeholders
+    """The plain glyphs of every face (``glyph_core.faces.draw_faces``: copies of one font count once, placeholder
+    scripts dropped), each marked handwriting or print, and the "file:script" pairs dropped as placeholders."""
+    faces, placeholders = glyph_faces.draw_faces(fonts, scripts, canvas, _progress_of("glyph-world: drawing fonts"))
+    return [Face(**vars(f), handwriting=is_handwriting(f.family, handwriting)) for f in faces], placeholders
 
 
 def specks(faces: list[Face], canvas: int) -> set[int]:

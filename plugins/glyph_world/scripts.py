@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import unicodedata
 
-import metareg
+from metareg_plugins.glyph_core.names import parse_names
 
 #: general categories a class may have: letters (not modifier letters), numbers, punctuation, symbols
 KEPT_CATEGORIES = ("Lu", "Ll", "Lt", "Lo", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po",
@@ -63,15 +63,7 @@ def script_codes(name: str) -> tuple[int, ...]:
 def parse_scripts(value: str, key: str) -> list[str]:
     """A comma-separated script list from the config (``all`` for every script, ``none`` for none), in the order
     given; an unknown name is a ConfigError naming ``key`` and the scripts there are."""
-    names = list(dict.fromkeys(v.strip().lower() for v in str(value).replace("+", ",").split(",") if v.strip()))
-    if names in (["all"], ["none"], []):
-        return list(WORLD_ORDER) if names == ["all"] else []
-    unknown = [n for n in names if n not in BLOCKS]
-    if unknown:
-        raise metareg.ConfigError(f"benchmark.glyph-world.{key}: unknown script {unknown[0]!r}; available: "
-                                  f"{', '.join(WORLD_ORDER)} (several separated by commas, e.g. {key}=latin,greek, "
-                                  f"or all)")
-    return names
+    return parse_names(value, WORLD_ORDER, f"benchmark.glyph-world.{key}", "script", "latin,greek", everything=True)
 
 
 def in_world_order(names: list[str]) -> list[str]:

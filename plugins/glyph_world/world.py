@@ -2,29 +2,26 @@
 
 A world is the characters of the chosen scripts that the installed faces draw, minus specks (``render.SPECK``) and
 homoglyphs: a character that looks like one earlier in ``scripts.WORLD_ORDER`` (Greek 'Α' after Latin 'A',
-Cyrillic 'О' after Latin 'O'), judged by ``glyphs.homoglyphs.duplicates`` on the plain glyphs of the faces that draw both. A
-homoglyph is dropped from the whole world, not from one split, so no split can hold a character that looks like one
-of another split's.
+Cyrillic 'О' after Latin 'O'), judged by ``glyph_core.homoglyphs.duplicates`` on the plain glyphs of the faces that
+draw both. A homoglyph is dropped from the whole world, not from one split, so no split can hold a character that
+looks like one of another split's.
 
 The arrays are cached as ``.npz`` under ``$METAREG_CACHE/glyph-world`` (beside the ``glyphs`` benchmark's cache),
 named by the sha256 of the recipe (font files and sizes, code points, settings, seeds, Pillow/FreeType and code
-version), written to a temporary file and renamed, so concurrent runs never read half a file.
+version) and written whole or not at all (``glyph_core.cache``), so concurrent runs never read half a file.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
+from metareg_plugins.glyph_core.cache import cached, drawing_recipe
+from metareg_plugins.glyph_core.fonts import FontFile
+from metareg_plugins.glyph_core.homoglyphs import duplicates
+from metareg_plugins.glyph_core.rows import class_rows
 from metareg_plugins.glyph_world import render
-from metareg_plugins.glyph_world.fonts import FontFile
-from metareg_plugins.glyphs import draw as glyph_draw, render as glyph_render
-from metareg_plugins.glyphs.homoglyphs import duplicates
 
 #: bump when the world's construction changes, so old cache files are not reused
 WORLD_VERSION = 1
@@ -42,9 +39,8 @@ class World:
         self.images = torch.from_numpy(data["images"]).unsqueeze(1)  # [N, 1, S, S] uint8; floats per episode
         codes, face = data["code"], data["face"]
         self.handwritten_row = data["face_handwriting"][face] if len(codes) else np.zeros(0, bool)
-        bounds = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist(), len(codes)] if len(codes) else [0]
         #: code point -> its rows (contiguous: rows are sorted by code)
-        self.rows = {int(codes[lo]): range(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])}
+        self.rows = class_rows(codes)
         self.face_names = [str(f) for f in data["face_file"]]
         #: code point -> (print faces, handwriting faces) that draw it, as indices into ``face_names``
         self.faces: dict[int, tuple[set[int], set[int]]] = {code: (set(), set()) for code in self.rows}
@@ -71,13 +67,9 @@ class World:
         return sorted(self.face_names[f] for f in printed | handwritten)
 
 
-def cache_dir() -> Path:
-    """``glyph-world`` beside the ``glyphs`` benchmark's cache folder (``$METAREG_CACHE`` or the XDG cache)."""
-    return glyph_render.cache_dir().parent / "glyph-world"
-
-
 def _homoglyphs(faces: list[render.Face], order: list[int]) -> dict[int, int]:
-    """``glyphs.homoglyphs.duplicates`` over the plain glyphs at ``HOMOGLYPH_SIZE`` (code -> the earlier code it looks like)."""
+    """``glyph_core.homoglyphs.duplicates`` over the plain glyphs at ``HOMOGLYPH_SIZE`` (code -> the earlier code
+    it looks like)."""
     wanted = set(order)
     rows = [(code, i) for i, face in enumerate(faces) for code in face.glyphs if code in wanted]
     if not rows:
@@ -121,20 +113,12 @@ def build(fonts: list[FontFile], scripts: dict[str, tuple[int, ...]], config) ->
 
 def recipe(fonts: list[FontFile], scripts: dict[str, tuple[int, ...]], config) -> dict:
     """Everything the world's arrays depend on; its sha256 names the cache file."""
-    import PIL
-    from PIL import features
-
     return {
+        **drawing_recipe(),
         "version": WORLD_VERSION,
-        "glyphs_render": glyph_render.RENDER_VERSION,
-        "pillow": PIL.__version__,
-        "freetype": features.version("freetype2"),
         "fonts": [[f.origin, f.path.name, f.path.stat().st_size] for f in fonts],
         "scripts": {name: list(codes) for name, codes in scripts.items()},
         "image_size": config.image_size,
-        "supersample": render.SUPERSAMPLE,
-        "em": glyph_draw.EM_FRACTION,
-        "fit": glyph_draw.FIT_FRACTION,
         "speck": render.SPECK,
         "renderings": config.renderings,
         "handwriting": sorted(config.handwriting),
@@ -145,30 +129,4 @@ def recipe(fonts: list[FontFile], scripts: dict[str, tuple[int, ...]], config) -
 
 def load_or_build(fonts: list[FontFile], scripts: dict[str, tuple[int, ...]], config) -> tuple[dict, Path, bool]:
     """The world's arrays, from the cache when the recipe's file exists; returns (arrays, cache file, was_cached)."""
-    key = hashlib.sha256(json.dumps(recipe(fonts, scripts, config), sort_keys=True).encode()).hexdigest()
-    path = cache_dir() / f"{key}.npz"
-    data, was_cached = cached_arrays(path, lambda: build(fonts, scripts, config))
-    return data, path, was_cached
-
-
-def cached_arrays(path: Path, make: Callable[[], dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], bool]:
-    """The arrays of the ``.npz`` file ``path``, or ``make()``'s, then saved there; returns (arrays, was_cached).
-
-    A truncated or foreign file is made again and overwritten; the file is written under a temporary name and
-    renamed, so a concurrent reader never sees half of it; a read-only cache is no reason to fail.
-    """
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                return {k: f[k] for k in f.files}, True
-        except Exception:  # truncated or foreign
-            pass
-    data = make()
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(tmp, **data)
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-    return data, False
+    return cached("glyph-world", recipe(fonts, scripts, config), lambda: build(fonts, scripts, config))

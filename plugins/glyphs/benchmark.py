@@ -3,28 +3,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 import metareg
-from metareg import ClassPool, TaskSpec, split_items
+from metareg import EpisodeSplits, split_items
+from metareg_plugins.glyph_core.homoglyphs import duplicates
+from metareg_plugins.glyph_core.names import parse_names
+from metareg_plugins.glyph_core.rows import class_rows
 from metareg_plugins.glyphs.alphabets import ALPHABETS
 from metareg_plugins.glyphs.fonts import font_files
-from metareg_plugins.glyphs.homoglyphs import duplicates
 from metareg_plugins.glyphs.render import load_or_render
 
 
 def _alphabet_list(value: str, key: str) -> list[str]:
-    names = [v.strip().lower() for v in value.replace("+", ",").split(",") if v.strip()]
-    if names in ([], ["none"]):
-        return []
-    unknown = [n for n in names if n not in ALPHABETS]
-    if unknown:
-        raise metareg.ConfigError(
-            f"benchmark.glyphs.{key}: unknown alphabet {unknown[0]!r}; available: {', '.join(ALPHABETS)} "
-            f"(several separated by commas, e.g. {key}=latin,cyrillic)"
-        )
-    return list(dict.fromkeys(names))
+    return parse_names(value, list(ALPHABETS), f"benchmark.glyphs.{key}", "alphabet", "latin,cyrillic")
 
 
 def _domains(c) -> tuple[list[str], list[str]]:
@@ -41,12 +33,6 @@ def _domains(c) -> tuple[list[str], list[str]]:
             f"target; the target domain must be other alphabets (or target=none for no domain shift)"
         )
     return source, target
-
-
-def _class_rows(codes: np.ndarray) -> dict[int, range]:
-    """Each class's rows: the rendered rows are sorted by code, so each class is a contiguous range."""
-    bounds = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist(), len(codes)] if len(codes) else [0]
-    return {int(codes[lo]): range(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])}
 
 
 class Glyphs(metareg.Benchmark):
@@ -68,12 +54,8 @@ class Glyphs(metareg.Benchmark):
     ``indices`` maps "train", "val", "test" and "pool" to {code point: rows of ``images``}, so the splits can be
     checked disjoint; ``fonts_by_class`` lists the fonts each class was rendered from.
 
-    Classes with matplotlib 3.11's fonts (fonts per class; after dropping homoglyphs of earlier alphabets, in the
-    order latin, greek, cyrillic, armenian, georgian, hebrew, arrows, math): latin 52 (22-23 fonts), greek 34 of 49
-    (16), cyrillic 45 of 64 (16), armenian 69 of 76 (12), georgian 33 (12), hebrew 27 (4, so only with
-    ``min_fonts`` <= 4), arrows 111 of 112 (14), math operators 192 with ``min_fonts=8``, 253 with 4. The default
-    latin -> greek is 42 train, 10 val, 24 test and 10 pool classes, 7,816 images, built in ~3 s on 2 CPU cores and
-    loaded from the cache in under 1 s.
+    ``class_counts`` holds the classes per alphabet; docs/results.md lists them for matplotlib's fonts, with the
+    command that counts them again.
 
     Config:
         source: source alphabets, comma-separated (latin, greek, cyrillic, armenian, georgian, hebrew, arrows, math).
@@ -97,9 +79,7 @@ class Glyphs(metareg.Benchmark):
     name = "glyphs"
     task_kind = "classification"
     default_backbone = "conv4"
-    # as digits: Conv4 on 28x28 costs ~2 ms per image forward and backward on a 2-core CPU, so the default budget is
-    # small (4 episodes per update, 250 updates); on a GPU raise both (Omniglot papers: 32 episodes, 60k updates).
-    train_defaults = {"meta_batch_size": 4, "meta_iterations": 250, "val_every": 50, "outer_lr": 0.001}
+    train_defaults = dict(metareg.IMAGE_TRAIN_DEFAULTS)
 
     @dataclass
     class Config:
@@ -141,7 +121,7 @@ class Glyphs(metareg.Benchmark):
         self.images = torch.from_numpy(data["images"]).float().div_(255).unsqueeze(1)  # [N, 1, S, S]
         self.codes = data["code"]
         self.font_names = [str(f) for f in data["fonts"]]
-        rows = _class_rows(self.codes)
+        rows = class_rows(self.codes)
         self.fonts_by_class = {code: sorted({self.font_names[f] for f in data["font"][r.start:r.stop]})
                                for code, r in rows.items()}
 
@@ -169,23 +149,12 @@ class Glyphs(metareg.Benchmark):
             split: {code: list(rows[code]) for code in sorted(cls)} for split, cls in parts.items()
         }
         self.pool_rows = torch.tensor(sum(self.indices["pool"].values(), []), dtype=torch.long)
-        self.pools = {split: ClassPool({code: self.images[rows[code].start:rows[code].stop]  # views, no copies
-                                        for code in self.indices[split]})
-                      for split in ("train", "val", "test")}
-        per_class = c.k_shot + c.n_query
-        for split, pool in self.pools.items():
-            if len(pool) < c.n_way:
-                raise metareg.ConfigError(
-                    f"benchmark.glyphs: the {split} split has {len(pool)} classes, fewer than n_way={c.n_way}; "
-                    f"lower n_way or min_fonts, or use more alphabets ({self._counts()})"
-                )
-            if pool.smallest_class() < per_class:
-                raise metareg.ConfigError(
-                    f"benchmark.glyphs: a {split} class has {pool.smallest_class()} images, fewer than "
-                    f"k_shot + n_query = {per_class}; raise instances_per_font or min_fonts, or lower n_query"
-                )
-        self.spec = TaskSpec("classification", (1, c.image_size, c.image_size), c.n_way, c.k_shot, c.n_query,
-                             n_way=c.n_way)
+        self.episodes = EpisodeSplits(
+            {split: {code: self.images[rows[code].start:rows[code].stop] for code in self.indices[split]}  # views
+             for split in ("train", "val", "test")}, (1, c.image_size, c.image_size), c.n_way, c.k_shot, c.n_query,
+            key="benchmark.glyphs", fewer_classes=f"lower n_way or min_fonts, or use more alphabets ({self._counts()})",
+            smaller_classes="raise instances_per_font or min_fonts, or lower n_query", samples_key="instances_per_font")
+        self.pools, self.spec = self.episodes.pools, self.episodes.spec
 
     def _counts(self) -> str:
         return "classes per alphabet: " + ", ".join(f"{a} {n}" for a, n in self.class_counts.items())
@@ -198,10 +167,7 @@ class Glyphs(metareg.Benchmark):
             )
 
     def sample(self, split, n_tasks, generator):
-        if split not in self.pools:
-            raise ValueError(f"unknown split {split!r}; use train, val or test")
-        c = self.config
-        return self.pools[split].episodes(n_tasks, c.n_way, c.k_shot, c.n_query, generator)
+        return self.episodes.sample(split, n_tasks, generator)
 
     def target_pool(self, n, generator):
         """``n`` unlabelled images (with replacement) of the pool classes of the target alphabets; never test ones."""

@@ -128,3 +128,35 @@ def test_a_grid_whose_every_cell_cannot_be_built_exits_2(run_cli, tmp_path):
                            "benchmark.digits.image_size=8", *TINY)
     assert code == 2 and "nothing ran" in err and "conv4" in err
     assert Store(tmp_path / "store").runs() == []
+
+
+def test_log_tensorboard_switch_logs_the_run_as_the_environment_variable_does(run_cli, tmp_path, monkeypatch):
+    import os
+
+    pytest.importorskip("tensorboard")
+    from metareg_plugins import tensorboard_log
+
+    monkeypatch.delenv(tensorboard_log.ENV, raising=False)
+    code, out, _ = run_cli("bench", "--learner", "maml", "--benchmark", "sinusoid", "--json",
+                           "--log", f"tensorboard:{tmp_path / 'tb'}", *TINY)
+    [result] = json_lines(out)
+    assert code == 0 and result["status"] == "done"
+    [folder] = (tmp_path / "tb").iterdir()
+    assert folder.name == f"maml_sinusoid_{result['config_hash']}" and list(folder.glob("events.out.tfevents.*"))
+    assert tensorboard_log.ENV not in os.environ  # set for the command only
+
+
+@pytest.mark.parametrize("value, says", [("tensorboard", "names no folder: use --log tensorboard:DIR"),
+                                         ("tensorboard: ", "names no folder"),
+                                         ("wandb:runs", "unknown logger 'wandb'; use tensorboard:DIR")])
+def test_a_bad_log_switch_exits_2_naming_the_fix_and_stores_nothing(run_cli, tmp_path, value, says):
+    code, out, err = run_cli("bench", "--learner", "maml", "--log", value, "--quiet", *TINY)
+    assert code == 2 and out == "" and says in err
+    assert not (tmp_path / "store").exists() or Store(tmp_path / "store").runs() == []
+
+
+def test_the_log_switch_sets_the_variable_its_plugin_reads():
+    from metareg.commands.log_switch import LOGGERS
+    from metareg_plugins import tensorboard_log
+
+    assert LOGGERS == {"tensorboard": tensorboard_log.ENV}

@@ -144,3 +144,78 @@ def test_listing_without_check_is_unchanged_and_still_exits_0_with_broken_plugin
     assert code == 0 and "plugins that failed to load" in out and "no GPU driver" in out
     code, _, err = run_cli("plugins", "maml")
     assert code == 2 and "--check" in err
+
+
+#: an observer-only plugin: it implements a run hook and registers no part
+OBSERVER = '''
+"""Prints each finished run's status."""
+import metareg
+
+@metareg.hookimpl
+def metareg_run_finished(config, result):
+    print(result.status)
+'''
+#: an observer whose hook takes an argument its spec lacks: a load failure, not an observer
+BAD_OBSERVER = OBSERVER.replace("(config, result)", "(config, result, tracker)")
+#: a benchmark that cannot be built from its defaults, with a reason over several lines
+MULTI_LINE_SKIP = renamed("NeedsPath", "layout", "metareg_register_benchmarks") + '''
+def _init(self, config):
+    raise metareg.ConfigError("benchmark.layout.path is not set; the folder must hold\\n  train/<class>/*.png\\n"
+                              "  test/<class>/*.png")
+Renamed.__init__ = _init
+'''
+
+
+def test_an_observer_is_listed_in_its_own_section_and_in_json(metareg_plugin_dist, run_cli, only):
+    metareg_plugin_dist("metareg-watch", {"metareg_watch": OBSERVER}, {"watch": "metareg_watch"}, "2.1")
+    metareg_plugin_dist("metareg-good", {"metareg_good": GOOD}, {"good": "metareg_good"})
+    only("watch", "good")
+    code, out, _ = run_cli("plugins")
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("observers"))
+    assert code == 0 and lines[start + 1].split()[:3] == ["watch", "metareg-watch", "2.1"]
+    assert "Prints each finished run's status." in lines[start + 1]
+    assert not any(line.split()[0] == "good" for line in lines[start + 1:] if line.strip())  # parts only above
+    code, out, _ = run_cli("plugins", "--json")
+    listing = json.loads(out)
+    assert listing["observers"] == [{"plugin": "watch", "distribution": "metareg-watch", "version": "2.1",
+                                     "builtin": False, "hooks": ["metareg_run_finished"],
+                                     "summary": "Prints each finished run's status."}]
+    assert "watch" not in {p["plugin"] for p in listing["parts"]}
+
+
+def test_the_builtin_tensorboard_logger_is_listed_as_an_observer(run_cli, only):
+    only("tensorboard-log")
+    code, out, _ = run_cli("plugins", "--json")
+    [obs] = json.loads(out)["observers"]
+    assert code == 0 and (obs["plugin"], obs["builtin"]) == ("tensorboard-log", True)
+    assert obs["hooks"] == ["metareg_iteration_logged", "metareg_run_finished"]
+
+
+def test_check_gives_an_observer_a_row_and_a_broken_one_is_a_failed_row(metareg_plugin_dist, run_cli, only):
+    metareg_plugin_dist("metareg-watch", {"metareg_watch": OBSERVER}, {"watch": "metareg_watch"}, "2.1")
+    metareg_plugin_dist("metareg-badwatch", {"metareg_badwatch": BAD_OBSERVER}, {"badwatch": "metareg_badwatch"})
+    metareg_plugin_dist("metareg-good", {"metareg_good": GOOD}, {"good": "metareg_good"})
+    only("watch", "badwatch", "good")
+    code, out, _ = run_cli("plugins", "--check")
+    rows = _rows(out)
+    assert code == 1 and rows["watch"] == [["observer", "watch", "metareg-watch", "2.1", "pass"]]
+    [bad] = rows["badwatch"]
+    assert bad[4].startswith("fail: [plugin.load]") and "tracker" in bad[4]
+    assert "observer rows: an observer has no runtime contract" in out
+    code, out, _ = run_cli("plugins", "--check", "watch")  # an observer's name selects it, like a part's
+    assert code == 0 and list(_rows(out)) == ["watch"]
+    code, out, _ = run_cli("plugins", "--check", "good")
+    assert code == 0 and "watch" not in _rows(out) and "observer rows" not in out
+
+
+def test_check_shows_a_multi_line_reason_whole(metareg_plugin_dist, run_cli, only):
+    metareg_plugin_dist("metareg-layout", {"metareg_layout": MULTI_LINE_SKIP}, {"layout": "metareg_layout"})
+    only("layout")
+    code, out, _ = run_cli("plugins", "--check")
+    [row] = _rows(out)["layout"]
+    assert code == 0 and row[4].startswith("skip: needs settings") and row[4].endswith("the folder must hold")
+    table, _, rest = out.partition("\n\n")
+    assert "<class>" not in table  # the table keeps one line per part; below it, the reason whole
+    assert rest.startswith("benchmark 'layout' from metareg-layout 1.0: SKIP\n")
+    assert "the folder must hold\n  train/<class>/*.png\n  test/<class>/*.png\n" in rest

@@ -130,7 +130,8 @@ def test_runs_show_prints_one_run(run_cli, store):
                  "  status       done", "  device       cpu", "  wall time    12.3 s", "  config hash  h-done",
                  "  accuracy  0.9123 ± 0.0112 (n=600)", "  metareg  0.1.0", "  torch    2.3.0",
                  f"  model       {model_path(store.path.parent, 1)} (exists)",
-                 f"  checkpoint  {checkpoint_path(store.path.parent, 'h-done')} (missing)"):
+                 f"  checkpoint  {checkpoint_path(store.path.parent, 'h-done')} (none: removed by design once the "
+                 f"run had its outcome (a checkpoint only serves resuming))"):
         assert line in out.splitlines(), line
     config = out.split("config (resolved):\n")[1].split("\n\n")[0]
     assert config.splitlines() == ["  learner:", "    protonet:", "      inner_lr: 0.4", "  run:", "    seed: 0"]
@@ -147,6 +148,21 @@ def test_runs_show_a_failed_run_shows_its_error(run_cli, store):
     assert code == 0
     assert "  error        FloatingPointError: loss became nan by iteration 150" in out.splitlines()
     assert "  none (the run failed)" in out and "history: none logged" in out
+
+
+def test_runs_show_says_why_a_file_is_absent_and_missing_only_for_a_finished_runs_model(run_cli, store):
+    def states(run_id: int) -> dict[str, str]:
+        out = run_cli("runs", "show", str(run_id))[1]
+        lines = out.split("files:\n")[1].split("\n\n")[0].splitlines()
+        return {line.split()[0]: line.split(" (", 1)[1][:-1] for line in lines}
+
+    assert states(2) == {"model": "none: a failed run has no model",
+                         "checkpoint": "none: removed by design once the run had its outcome (a checkpoint only "
+                                       "serves resuming)"}
+    assert states(3) == {"model": "none yet: written when the run finishes", "checkpoint": "none written yet"}
+    assert states(4)["checkpoint"] == "exists"
+    model_path(store.path.parent, 1).unlink()  # as `metareg runs prune` does
+    assert states(1)["model"].startswith("missing: `metareg runs prune` deletes models")
 
 
 def test_runs_show_keeps_a_long_history_small_unless_asked(run_cli, tmp_path):

@@ -17,6 +17,8 @@ import shlex
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from metareg.host import hookspecs
 from metareg.host.conformance.run import LOADS, RUNS, SUITES, UNIQUE
 
@@ -112,5 +114,121 @@ def test_the_guide_plugin_installs_passes_its_checks_and_runs(metareg_plugin_dis
                 code, out, err = run_cli(*shlex.split(line)[1:])
                 assert code == 0, f"`{line}` exited {code}:\n{out}\n{err}"
                 ran["metareg"] += 1
-    assert ran == {"python": 3, "pytest": 2, "metareg": 2}
+    assert ran == {"python": 4, "pytest": 2, "metareg": 2}
 
+
+
+def _guide_before_the_removals() -> str:
+    """The guide up to its list of removed names (which name what no longer exists, on purpose)."""
+    text = GUIDE.read_text()
+    return text[: text.index("Deliberate changes so far")]
+
+
+def test_every_relative_link_of_the_guide_resolves():
+    targets = re.findall(r"\]\(([^)\s#]+)", GUIDE.read_text())
+    broken = [t for t in targets if "://" not in t and not (GUIDE.parent / t).exists()]
+    assert targets and not broken, f"docs/plugins.md links to missing files: {broken}"
+
+
+def test_every_metareg_name_the_guide_uses_exists():
+    import importlib
+
+    def resolves(dotted: str) -> bool:
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):  # the longest importable module, then attributes
+            try:
+                obj = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            try:
+                for attr in parts[cut:]:
+                    obj = getattr(obj, attr)
+            except AttributeError:
+                return False
+            return True
+        return False
+
+    names = set(re.findall(r"`(metareg(?:\.[A-Za-z_]\w*)+)", _guide_before_the_removals()))
+    missing = sorted(n for n in names if not resolves(n))
+    assert len(names) > 20 and not missing, f"docs/plugins.md names what metareg lacks: {missing}"
+
+
+def _documented(call: str) -> list[str]:
+    """The parameters of ``call(...)`` as the guide spells them in inline code, e.g. ``with_support(x, y, ...)``."""
+    found = re.search(rf"`(?:[\w.]*\.)?{re.escape(call)}\(([^`]*?)\)(?: -> [^`]*)?`", GUIDE.read_text())
+    assert found, f"docs/plugins.md does not spell out {call}(...)"
+    return [p.strip() for p in found.group(1).replace("\n", " ").split(",")]
+
+
+def test_the_guide_spells_these_signatures_as_the_code_has_them():
+    """Positional parameters may be named for the reader (``x`` for ``support_x``); their number, the keywords with
+    defaults, and which are keyword-only must be the code's."""
+    import metareg
+    import metareg.testing as testing
+
+    for call, fn in {"with_support": metareg.TaskBatch.with_support, "assert_conforms": testing.assert_conforms,
+                     "check_plugin": testing.check_plugin, "write_plugin_dist": testing.write_plugin_dist,
+                     "resolve_strategy": metareg.resolve_strategy, "embed_tasks": metareg.embed_tasks}.items():
+        params = [p for p in inspect.signature(fn).parameters.values() if p.name != "self"]
+        doc = _documented(call)
+        star = doc.index("*") if "*" in doc else len(doc)
+        named = [d for d in doc if d != "*"]
+        assert len(named) == len(params), (call, doc, params)
+        assert {d.split("=")[0] for d in named if "=" in d} == {p.name for p in params if p.default is not p.empty}, \
+            (call, doc)
+        assert {d.split("=")[0] for d in doc[star + 1:]} == {p.name for p in params if p.kind is p.KEYWORD_ONLY}, \
+            (call, doc)
+
+
+def test_the_fixture_result_the_guide_names_is_the_testing_kit_report():
+    import metareg.testing as testing
+
+    text = GUIDE.read_text()
+    assert "CheckReport" not in text and "metareg.testing.Report" in text
+    report = testing.Report()
+    assert {"Report", "assert_conforms", "check_plugin", "write_plugin_dist"} <= set(testing.__all__)
+    assert report.ok is True and report.parts == [] and report.failed == [] and isinstance(report.format(), str)
+
+
+def test_embed_tasks_auto_is_not_resolve_strategy_auto(monkeypatch):
+    """The guide: ``embed_tasks``' ``auto`` never picks grouped; on the CPU a convolutional backbone runs the loop,
+    while ``resolve_strategy``'s ``auto`` picks grouped for a backbone offering ``task_layers()``."""
+    import torch
+    from torch import nn
+
+    import metareg
+    from metareg.toolkit import strategies
+
+    class Conv(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.flat = nn.Conv2d(1, 2, 3), nn.Flatten()
+
+        def forward(self, x):
+            return self.flat(self.conv(x))
+
+        def task_layers(self):
+            return [("conv", self.conv), ("flat", self.flat)]
+
+    backbone, seen = Conv(), []
+    assert metareg.resolve_strategy("auto", backbone, torch.device("cpu")) == "grouped"
+    monkeypatch.setattr(strategies, "grouped_forward", lambda *a: pytest.fail("embed_tasks' auto chose grouped"))
+    per_task = strategies.per_task
+    monkeypatch.setattr(strategies, "per_task", lambda fn, vectorize, *xs: seen.append(vectorize) or
+                        per_task(fn, vectorize, *xs))
+    x = torch.randn(2, 3, 1, 5, 5)
+    support, query = metareg.embed_tasks(backbone, metareg.TaskBatch(x, torch.zeros(2, 3), x[:, :2], torch.zeros(2, 2)))
+    assert seen == [False] and support.shape == (2, 3, 18) and query.shape == (2, 2, 18)
+
+
+def test_a_removed_task_batch_keyword_names_its_fix():
+    import torch
+
+    import metareg
+
+    t = torch.zeros(1, 2, 1)
+    with pytest.raises(TypeError, match=r"removed keyword 'domain'.*drop the argument"):
+        metareg.TaskBatch(t, t, t, t, domain="source")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):  # any other stays Python's own
+        metareg.TaskBatch(t, t, t, t, colour="red")
+    assert "domain" in (ROOT / "CHANGELOG.md").read_text()

@@ -100,8 +100,9 @@ def test_office_source_episodes_target_tests_and_a_pool_of_training_classes(offi
 
 
 def test_small_classes_are_left_out_with_a_warning(office):
+    fewer = r"folder\.n_way: the \w+ split has \d+ classes, fewer than n_way=2"
     with pytest.warns(UserWarning, match="fewer than k_shot \\+ n_query = 5"):
-        with pytest.raises(metareg.ConfigError, match="usable classes, fewer than n_way=2"):
+        with pytest.raises(metareg.ConfigError, match=fewer):
             Folder(Folder.Config(path=str(office), layout="office", source="amazon", target="dslr",
                                  **{**EPISODE, "n_query": 4}))
 

@@ -18,7 +18,7 @@ pytest.importorskip("PIL", reason="glyph-world renders with Pillow")
 import metareg  # noqa: E402
 from metareg.toolkit.tasks import torch_generator  # noqa: E402
 from metareg_plugins.glyph_world import GlyphWorld, fonts, scripts, world  # noqa: E402
-from metareg_plugins.glyphs.homoglyphs import duplicates  # noqa: E402
+from metareg_plugins.glyph_core.homoglyphs import duplicates  # noqa: E402
 
 SMALL = dict(source_scripts="latin", target_scripts="greek", image_size=16, renderings=6, n_query=3)
 #: the fontpkg families of the small world: three print, six handwriting

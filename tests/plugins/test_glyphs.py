@@ -10,10 +10,11 @@ pytest.importorskip("PIL", reason="glyphs renders with Pillow")
 
 import metareg  # noqa: E402
 from metareg.toolkit.tasks import torch_generator  # noqa: E402
+from metareg_plugins.glyph_core import fonts as core_fonts  # noqa: E402
+from metareg_plugins.glyph_core.draw import draw  # noqa: E402
 from metareg_plugins.glyphs import fonts as glyph_fonts  # noqa: E402
 from metareg_plugins.glyphs import render as glyph_render  # noqa: E402
 from metareg_plugins.glyphs import ALPHABETS, Glyphs  # noqa: E402
-from metareg_plugins.glyphs.draw import draw  # noqa: E402
 
 #: small and fast: 16 px, two alphabets, two images per (character, font)
 SMALL = dict(source="latin", target="greek", image_size=16, instances_per_font=2, n_query=5)
@@ -37,7 +38,7 @@ def bench(cache):
 def _charmap(name: str) -> dict:
     from matplotlib.ft2font import FT2Font
 
-    return FT2Font(str(glyph_fonts.matplotlib_font_dir() / name)).get_charmap()
+    return FT2Font(str(core_fonts.matplotlib_font_dir() / name)).get_charmap()
 
 
 def test_classes_are_characters_drawn_by_at_least_min_fonts_fonts(bench):
@@ -60,26 +61,26 @@ def test_classes_are_characters_drawn_by_at_least_min_fonts_fonts(bench):
 
 
 def test_placeholder_fonts_are_skipped_by_name_and_by_rendering(bench):
-    font_dir = glyph_fonts.matplotlib_font_dir()
+    font_dir = core_fonts.matplotlib_font_dir()
     last_resort = sorted(font_dir.glob("LastResort*"))
     listed = glyph_fonts.font_files(Glyphs.Config())
-    assert not any("LastResort" in p.name for p in listed) and len(listed) > 20
+    assert not any("LastResort" in f.path.name for f in listed) and len(listed) > 20
     assert not any("LastResort" in f for f in bench.font_names)
     # the detector on synthetic renders: one box for every character vs distinct shapes
     box = np.zeros((16, 16), np.uint8)
     box[2:14, 2:14] = 255
     box[4:12, 4:12] = 0
-    assert glyph_fonts.is_placeholder(np.stack([box] * 8))
+    assert core_fonts.is_placeholder(np.stack([box] * 8))
     distinct = np.stack([np.roll(box, i, axis=1) for i in range(8)])
-    assert not glyph_fonts.is_placeholder(distinct)
-    assert not glyph_fonts.is_placeholder(np.stack([box] * 3))  # too few characters to judge
+    assert not core_fonts.is_placeholder(distinct)
+    assert not core_fonts.is_placeholder(np.stack([box] * 3))  # too few characters to judge
     # and on real renders: LastResort (shipped by matplotlib) draws one box per Unicode block, DejaVu real letters
     latin = list(ALPHABETS["latin"])
     if last_resort:
         images, kept = draw(last_resort[0], latin, 32)
-        assert len(kept) == len(latin) and glyph_fonts.is_placeholder(images)
+        assert len(kept) == len(latin) and core_fonts.is_placeholder(images)
     images, kept = draw(font_dir / "DejaVuSans.ttf", latin, 32)
-    assert len(kept) == len(latin) and not glyph_fonts.is_placeholder(images)
+    assert len(kept) == len(latin) and not core_fonts.is_placeholder(images)
 
 
 def test_splits_share_no_class_and_no_image_and_follow_the_domains(bench):

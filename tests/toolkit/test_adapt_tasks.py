@@ -85,3 +85,47 @@ def test_no_steps_gives_every_task_the_starting_weights_and_no_loss_before():
     assert before is None
     for k, v in model.named_parameters():
         assert torch.equal(adapted[k][1], v)
+
+
+def _plain_head_only(model, x, y, qx, qy):
+    """The head-only reference: task by task, the body's features computed once with the model's own weights and
+    the head stepped with ``torch.autograd.grad`` (second order), the body never stepped."""
+    total = 0.0
+    for t in range(len(x)):
+        w, b = model.head.weight, model.head.bias
+        for _ in range(STEPS):
+            loss = metareg.task_loss("classification", model.backbone(x[t]) @ w.T + b, y[t])
+            gw, gb = torch.autograd.grad(loss, [w, b], create_graph=True)
+            w, b = w - LR * gw, b - LR * gb
+        total = total + metareg.task_loss("classification", model.backbone(qx[t]) @ w.T + b, qy[t]) / len(x)
+    return total
+
+
+@pytest.mark.parametrize("strategy", ["loop", "vmap", "grouped"])
+def test_a_head_only_inner_loop_adapts_the_head_alone_under_every_strategy_and_reaches_the_body(strategy):
+    """ANIL's inner loop: ``params`` holds the head's weights only; the body is shared by every task, untouched by
+    the steps, and the meta-gradient still reaches it through them (grouped included)."""
+    torch.manual_seed(0)
+    model = Learner().double()
+    x, qx = torch.randn(3, 5, 1, 4, 4, dtype=torch.float64), torch.randn(3, 6, 1, 4, 4, dtype=torch.float64)
+    y, qy = torch.randint(0, 4, (3, 5)), torch.randint(0, 4, (3, 6))
+    head = {k: v for k, v in model.named_parameters() if k.startswith("head.")}
+    adapted, _ = metareg.adapt_tasks(model, "classification", x, y, steps=STEPS, lr=LR, strategy=strategy,
+                                     params=head)
+    assert set(adapted) == set(head)
+    loss = metareg.task_losses("classification", metareg.forward_tasks(model, adapted, qx, strategy), qy).mean()
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    ref = _plain_head_only(model, x, y, qx, qy)
+    ref_grads = torch.autograd.grad(ref, list(model.parameters()))
+    torch.testing.assert_close(loss, ref)
+    for (name, _), g, r in zip(model.named_parameters(), grads, ref_grads):
+        torch.testing.assert_close(g, r, msg=lambda m: f"{name}: {m}")
+    assert any(g.abs().sum() > 0 for (k, _), g in zip(model.named_parameters(), grads) if k.startswith("backbone."))
+
+
+@pytest.mark.parametrize("setting", ["loop", "vmap", "grouped", "", None, 1])
+def test_per_task_takes_vectorize_as_a_bool_and_names_the_fix_for_anything_else(setting):
+    """A strategy name is truthy, so before this check ``per_task(fn, "loop", ...)`` silently ran vmap."""
+    with pytest.raises(TypeError, match="vectorize as a bool.*strategy == 'vmap'"):
+        metareg.per_task(torch.sin, setting, torch.zeros(2, 3))
+    assert torch.equal(metareg.per_task(torch.sin, False, torch.ones(2, 3)), torch.ones(2, 3).sin())

@@ -2,7 +2,7 @@
 from metareg.host.contracts.adversary import Adversary, AdversaryOutput
 from metareg.host.contracts.backbone import Backbone
 from metareg.host.contracts.benchmark import Benchmark
-from metareg.host.contracts.check import FAMILIES, check_part
+from metareg.host.contracts.check import CONTRACTS, check_part
 from metareg.host.contracts.generator import Generator
 from metareg.host.contracts.learner import LearnerOutput, MetaLearner
 
@@ -11,7 +11,7 @@ __all__ = [
     "AdversaryOutput",
     "Backbone",
     "Benchmark",
-    "FAMILIES",
+    "CONTRACTS",
     "Generator",
     "LearnerOutput",
     "MetaLearner",

@@ -14,22 +14,23 @@ from metareg.host.contracts.learner import MetaLearner
 from metareg.host.families import NAMES
 from metareg.host.ranges import declaration_problem
 
-_CONTRACTS: dict[str, tuple[type, tuple[str, ...]]] = {
+_DECLARED: dict[str, tuple[type, tuple[str, ...]]] = {
     "backbone": (Backbone, ("input_shape", "config", "context_dim")),
     "learner": (MetaLearner, ("backbone", "spec", "config")),
     "adversary": (Adversary, ("feature_dim", "config")),
     "generator": (Generator, ("spec", "config")),
     "benchmark": (Benchmark, ("config",)),
 }
-#: family name -> (base class, constructor parameters after self), in ``metareg.host.families``' order
-FAMILIES: dict[str, tuple[type, tuple[str, ...]]] = {name: _CONTRACTS[name] for name in NAMES}
+#: family name -> (base class, constructor parameters after self): what ``check_part`` holds a class to, in
+#: ``metareg.host.families``' order (the families themselves, their titles and options, are ``families.FAMILIES``)
+CONTRACTS: dict[str, tuple[type, tuple[str, ...]]] = {name: _DECLARED[name] for name in NAMES}
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
 def check_part(family: str, cls: object) -> None:
     """Raise ``ContractError`` naming the first way ``cls`` breaks the ``family`` contract."""
-    base, params = FAMILIES[family]
+    base, params = CONTRACTS[family]
     what = getattr(cls, "__qualname__", repr(cls))
     if not inspect.isclass(cls) or not issubclass(cls, base):
         raise ContractError(f"{family} {what} must be a subclass of metareg.{base.__name__}")

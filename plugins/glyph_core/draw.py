@@ -1,4 +1,4 @@
-"""Drawing one glyph and its seeded jittered copies: the rendering rules every glyph benchmark shares.
+"""Drawing one glyph and its seeded jittered copies: the rendering rules both glyph benchmarks share.
 
 One em size for every font (so homoglyphs come out identical), centred by the bounding box, shrunk only to fit,
 on a canvas ``SUPERSAMPLE`` times the output size; copies are rotated, scaled and shifted there and area-averaged
@@ -15,6 +15,8 @@ import torch.nn.functional as F
 SUPERSAMPLE = 2  # glyphs are drawn and jittered at twice the output size, then area-averaged down
 EM_FRACTION = 0.7  # the font size (em) as a fraction of the canvas side
 FIT_FRACTION = 0.85  # a glyph whose bounding box exceeds this fraction of the canvas is shrunk to fit
+#: bump when drawing changes (here or in ``faces``), so no benchmark reuses a cache file drawn the old way
+DRAW_VERSION = 1
 
 
 def draw(font_path: Path, codes: list[int], canvas: int) -> tuple[np.ndarray, list[int]]:
@@ -48,7 +50,7 @@ def draw(font_path: Path, codes: list[int], canvas: int) -> tuple[np.ndarray, li
 
 
 def apply_jitter(base: torch.Tensor, angle: torch.Tensor, scale: torch.Tensor, tx: torch.Tensor,
-            ty: torch.Tensor) -> torch.Tensor:
+                 ty: torch.Tensor) -> torch.Tensor:
     """Affine copies of ``base`` [n, 1, H, W]: rotation ``angle`` (radians), ``scale``, shift in normalised units."""
     n, _, h, w = base.shape
     view = lambda t: t.view(n, 1, 1)  # noqa: E731
@@ -70,8 +72,6 @@ def jitter_params(n: int, copies: int, generator: torch.Generator, rotation: flo
 
 
 def area(image: np.ndarray, factor: int) -> np.ndarray:
+    """``image`` [H, W] averaged over ``factor`` x ``factor`` blocks, rounded to uint8."""
     h, w = image.shape
     return image.reshape(h // factor, factor, w // factor, factor).mean((1, 3)).round().astype(np.uint8)
-
-
-# ---------------------------------------------------------------------------------------------------------- cache

@@ -1,7 +1,7 @@
 """Homoglyphs: characters of different alphabets that draw the same (Latin 'A', Greek 'Α', Cyrillic 'А').
 
 A homoglyph on both sides of a split would put one image in a training and a test class, so the later one is
-dropped; glyph-world judges its scripts with the same test.
+dropped; glyphs judges its alphabets and glyph-world its scripts with this one test.
 """
 from __future__ import annotations
 
@@ -41,6 +41,3 @@ def duplicates(data: dict, order: list[int], tolerance: float = 0.05) -> dict[in
         if earlier:
             out[order[i]] = order[earlier[0]]
     return out
-
-
-# ------------------------------------------------------------------------------------------------------ benchmark
