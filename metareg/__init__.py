@@ -32,6 +32,10 @@ _EXPORTS = {
     "EpisodeSplits": "metareg.toolkit.episodic",
     "IMAGE_TRAIN_DEFAULTS": "metareg.toolkit.episodic",
     "TaskBatchNorm": "metareg.toolkit.layers",
+    "batch_norm_weights": "metareg.toolkit.sample_weights",
+    "SplitStreams": "metareg.toolkit.streams",
+    "per_class_references": "metareg.toolkit.tasks",
+    "with_query_weights": "metareg.toolkit.sample_weights",
     "Registry": "metareg.host.registry",
     "MetaregError": "metareg.errors",
     "ConfigError": "metareg.errors",
@@ -77,10 +81,10 @@ __all__ = [
     "TaskBatch", "TaskBatchNorm", "TaskSpec", "UnknownPartError", "hookimpl", "hookspec", "load_run", "testing",
     "__version__",
     # the toolkit
-    "IMAGE_TRAIN_DEFAULTS", "INIT_SCHEMES", "POOL_REGIMES", "STRATEGIES", "adapt_tasks", "class_means", "embed_tasks",
-    "forward_tasks", "kaiming_init", "learner_layers", "open_image", "per_task", "resolve_strategy", "reverse_gradient",
-    "seed_hash", "sgd_steps", "split_domains", "split_items", "task_loss", "task_losses", "torch_generator",
-    "write_atomic",
+    "IMAGE_TRAIN_DEFAULTS", "INIT_SCHEMES", "POOL_REGIMES", "STRATEGIES", "SplitStreams", "adapt_tasks",
+    "batch_norm_weights", "class_means", "embed_tasks", "forward_tasks", "kaiming_init", "learner_layers", "open_image",
+    "per_class_references", "per_task", "resolve_strategy", "reverse_gradient", "seed_hash", "sgd_steps",
+    "split_domains", "split_items", "task_loss", "task_losses", "torch_generator", "with_query_weights", "write_atomic",
 ]
 
 
@@ -122,5 +126,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from metareg.run.predict import LoadedRun, load_run
     from metareg.toolkit.atomic import write_atomic
     from metareg.toolkit.episodic import IMAGE_TRAIN_DEFAULTS, EpisodeSplits
-    from metareg.toolkit.tasks import (ClassPool, TaskBatch, TaskSpec, seed_hash, split_domains, split_items,
-                                       torch_generator)
+    from metareg.toolkit.sample_weights import batch_norm_weights, with_query_weights
+    from metareg.toolkit.streams import SplitStreams
+    from metareg.toolkit.tasks import (ClassPool, TaskBatch, TaskSpec, per_class_references, seed_hash,
+                                       split_domains, split_items, torch_generator)

@@ -105,17 +105,20 @@ class CAVIA(metareg.GradientLearner):
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.backbone(x, context))
 
-    def adapt_context(self, support_x, support_y, steps: int, first_order: bool = False):
+    def adapt_context(self, support_x, support_y, steps: int, first_order: bool = False, support_weight=None):
         """One task's context after ``steps`` gradient steps from zero on its support loss, and the loss before.
 
         Only the context moves; the network's weights are read, never written. The gradient is
         ``torch.func.grad`` w.r.t. the context, so outer autograd differentiates the result w.r.t. the weights
         (second order) unless ``first_order`` detaches each step. The loss before is ``None`` when ``steps`` is 0.
+        ``support_weight [S]`` weighs each support sample in the loss and in batch norm's statistics.
         """
         context = torch.zeros(self.config.context_dim, dtype=self.head.weight.dtype, device=support_x.device)
 
         def support_loss(p):
-            loss = task_loss(self.spec.kind, self(support_x, p["context"]), support_y)
+            with metareg.batch_norm_weights(support_weight):
+                out = self(support_x, p["context"])
+            loss = task_loss(self.spec.kind, out, support_y, support_weight)
             return loss, loss
 
         adapted, before = sgd_steps(support_loss, {"context": context}, steps, self.config.inner_lr, first_order,
@@ -129,12 +132,13 @@ class CAVIA(metareg.GradientLearner):
     def meta_loss(self, batch):
         steps, first_order = self.config.inner_steps, self.config.first_order
 
-        def query_loss(sx, sy, qx, qy):
-            context, before = self.adapt_context(sx, sy, steps, first_order)
+        def query_loss(sx, sy, qx, qy, sw=None):
+            context, before = self.adapt_context(sx, sy, steps, first_order, sw)
             loss = task_loss(self.spec.kind, self(qx, context), qy)
             return (loss, context.norm()) if before is None else (loss, context.norm(), before)
 
-        out = per_task(query_loss, self._vectorize(), batch.support_x, batch.support_y, batch.query_x, batch.query_y)
+        out = per_task(query_loss, self._vectorize(), batch.support_x, batch.support_y, batch.query_x, batch.query_y,
+                       *_weights(batch))
         metrics = {"context_norm": out[1].detach().mean()}
         if len(out) > 2:
             metrics["pre_update_support_loss"] = out[2].detach().mean()
@@ -143,12 +147,18 @@ class CAVIA(metareg.GradientLearner):
     def predict(self, batch):
         steps = self.config.test_inner_steps
 
-        def adapted_predictions(sx, sy, qx):
-            context, _ = self.adapt_context(sx, sy, steps, first_order=True)
+        def adapted_predictions(sx, sy, qx, sw=None):
+            context, _ = self.adapt_context(sx, sy, steps, True, sw)
             return self(qx, context)
 
         with torch.no_grad():  # torch.func.grad inside still differentiates the inner loop
-            return per_task(adapted_predictions, self._vectorize(), batch.support_x, batch.support_y, batch.query_x)
+            return per_task(adapted_predictions, self._vectorize(), batch.support_x, batch.support_y, batch.query_x,
+                            *_weights(batch))
+
+
+def _weights(batch) -> tuple:
+    """The batch's ``support_weight`` as one more per-task argument, or none when it carries no weights."""
+    return () if batch.support_weight is None else (batch.support_weight,)
 
 
 @metareg.hookimpl

@@ -18,7 +18,8 @@ class FineTune(metareg.GradientLearner):
     labels that the task contract does not expose yet.
 
     The network is the backbone plus a linear head, and ``predict`` is ``metareg.GradientLearner``'s: the
-    fine-tuning runs under any strategy, as MAML's inner loop does.
+    fine-tuning runs under any strategy, as MAML's inner loop does. Generated support samples weigh their
+    ``support_weight`` in the pooled training loss and in the fine-tuning, as in every gradient learner.
 
     Config:
         inner_lr: fine-tuning step size (same as MAML's, for a like-for-like comparison).
@@ -47,7 +48,13 @@ class FineTune(metareg.GradientLearner):
     def meta_loss(self, batch):
         x = torch.cat([batch.support_x, batch.query_x], dim=1).flatten(0, 1)
         y = torch.cat([batch.support_y, batch.query_y], dim=1).flatten(0, 1)
-        return metareg.LearnerOutput(task_loss(self.spec.kind, self(x), y))
+        weight = metareg.with_query_weights(batch.support_weight, batch.query_x.shape[1])
+        if weight is None:
+            return metareg.LearnerOutput(task_loss(self.spec.kind, self(x), y))
+        weight = weight.flatten()
+        with metareg.batch_norm_weights(weight):  # a generated support sample weighs as in the loss
+            out = self(x)
+        return metareg.LearnerOutput(task_loss(self.spec.kind, out, y, weight))
 
 
 @metareg.hookimpl

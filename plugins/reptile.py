@@ -69,13 +69,16 @@ class Reptile(metareg.GradientLearner):
         """φ_i for every task of ``batch`` (``{name: [tasks, *shape]}``, detached) and each task's loss before.
 
         Nothing is differentiated through the steps (Reptile is first order), so they start from detached weights.
+        A weighted support set (``support_weight``) is weighted in the pooled task's loss, its queries at 1.
         """
         start = {k: v.detach() for k, v in self.inner_parameters().items()}
         x = torch.cat([batch.support_x, batch.query_x], dim=1)
         y = torch.cat([batch.support_y, batch.query_y], dim=1)
+        weight = metareg.with_query_weights(batch.support_weight, batch.query_x.shape[1])
         with torch.no_grad():  # the inner loop is still differentiated inside (sgd_steps, tape_sgd_steps)
             return metareg.adapt_tasks(self, self.spec.kind, x, y, steps=self.config.inner_steps,
-                                       lr=self.config.inner_lr, strategy=self.strategy(), params=start)
+                                       lr=self.config.inner_lr, strategy=self.strategy(), params=start,
+                                       weight=weight)
 
     #: the meta-loss is 0.5·|θ − mean φ|², whose gradient is Reptile's update and whose value means nothing;
     #: ``pre_update_loss`` (θ's own task loss before the inner steps) is the curve that tells about training

@@ -29,6 +29,7 @@ from metareg.run.models import model_state
 from metareg.run.record import RunResult
 from metareg.toolkit.functional import task_metric
 from metareg.toolkit.metrics import BY_KIND as METRICS
+from metareg.toolkit.sample_weights import batch_norm_weights, with_query_weights
 from metareg.toolkit.stats import mean_ci95
 from metareg.toolkit.tasks import TaskBatch, seed_hash, torch_generator
 from metareg.toolkit.transfer import to_device
@@ -293,12 +294,28 @@ class Run:
         random. Target features are one ``learner.features`` call on ``target_batch_size`` pool inputs. Never one
         call on a mix: batch norm would then normalise with statistics of both domains, a regime no prediction
         is made in (a target test episode is normalised with its own statistics).
+
+        A support set that carries weights (a generator's samples) is normalised with weighted statistics
+        (``metareg.batch_norm_weights``) and its samples of weight 0 are left out, so a generator at
+        ``aug_weight=0`` changes nothing here either; a sample of weight between 0 and 1 is aligned as a real one
+        (the adversary contract takes no weights).
         """
         n = self.cfg.train.target_batch_size
         target = to_device(self.benchmark.target_pool(n, generator), self.device)
         episodes = torch.cat([batch.support_x, batch.query_x], 1)  # [T, S + Q, *input]
-        used = min(len(episodes), -(-n // episodes.shape[1]))
-        source = torch.cat([self.learner.features(episode) for episode in episodes[:used]])
+        weight = with_query_weights(batch.support_weight, batch.query_x.shape[1])
+        if weight is None:
+            used = min(len(episodes), -(-n // episodes.shape[1]))
+            source = torch.cat([self.learner.features(episode) for episode in episodes[:used]])
+        else:
+            parts, have = [], 0
+            for episode, w in zip(episodes, weight):
+                if have >= n:
+                    break
+                with batch_norm_weights(w):
+                    parts.append(self.learner.features(episode)[w > 0])
+                have += parts[-1].shape[0]
+            source = torch.cat(parts)
         pick = to_device(torch.randperm(source.shape[0], generator=generator)[:n], self.device)
         return self.adversary(source[pick], self.learner.features(target), progress)
 

@@ -16,11 +16,29 @@ from metareg.toolkit.metrics import BY_KIND as METRICS
 Params = dict[str, torch.Tensor]
 
 
-def task_loss(kind: str, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of logits for classification, mean squared error for regression (one task or flattened)."""
+def task_loss(kind: str, prediction: torch.Tensor, target: torch.Tensor,
+              weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy of logits for classification, mean squared error for regression (one task or flattened).
+
+    ``weight`` (one per sample, ``prediction.shape[:-1]``; ``TaskBatch.support_weight`` for a support set) makes it
+    the weighted mean Σ w·ℓ / Σ w, so a generated sample of weight w counts w times as much as a real one and one of
+    weight 0 not at all; ``None`` is the plain mean.
+    """
+    if weight is None:
+        if kind == "classification":
+            return F.cross_entropy(prediction.reshape(-1, prediction.shape[-1]), target.reshape(-1))
+        return F.mse_loss(prediction, target)
+    losses = _sample_losses(kind, prediction, target).reshape(-1)
+    w = weight.to(losses.dtype).reshape(-1)
+    return (w * losses).sum() / w.sum().clamp_min(torch.finfo(losses.dtype).tiny)
+
+
+def _sample_losses(kind: str, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Each sample's loss, shape ``prediction.shape[:-1]``: cross-entropy, or the mean squared error of its outputs."""
     if kind == "classification":
-        return F.cross_entropy(prediction.reshape(-1, prediction.shape[-1]), target.reshape(-1))
-    return F.mse_loss(prediction, target)
+        flat = F.cross_entropy(prediction.reshape(-1, prediction.shape[-1]), target.reshape(-1), reduction="none")
+        return flat.reshape(prediction.shape[:-1])
+    return (prediction - target).pow(2).mean(-1)
 
 
 def task_metric(kind: str, prediction: torch.Tensor, target: torch.Tensor) -> tuple[str, torch.Tensor]:
@@ -109,8 +127,14 @@ def per_task(fn: Callable, vectorize: bool, *batched: torch.Tensor):
     return torch.stack(outs)
 
 
-def task_losses(kind: str, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Each task's loss, shape ``[T]``, from ``[T, N, outputs]`` predictions: the per-task ``task_loss``."""
+def task_losses(kind: str, prediction: torch.Tensor, target: torch.Tensor,
+                weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Each task's loss, shape ``[T]``, from ``[T, N, outputs]`` predictions: the per-task ``task_loss``, weighted
+    within each task by ``weight [T, N]`` when given."""
+    if weight is not None:
+        losses = _sample_losses(kind, prediction, target)
+        w = weight.to(losses.dtype)
+        return (w * losses).sum(1) / w.sum(1).clamp_min(torch.finfo(losses.dtype).tiny)
     if kind == "classification":
         losses = F.cross_entropy(prediction.flatten(0, 1), target.flatten(), reduction="none")
         return losses.view(target.shape).mean(1)

@@ -7,6 +7,8 @@ kernels (docs/performance.md). It needs to know the network's layers in order, w
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,7 +21,8 @@ Params = dict[str, torch.Tensor]
 _LAYOUT_SAFE = (nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.Identity)
 
 
-def grouped_forward(layers: list[tuple[str, nn.Module]], params: Params, x: torch.Tensor) -> torch.Tensor:
+def grouped_forward(layers: list[tuple[str, nn.Module]], params: Params, x: torch.Tensor,
+                    weight: torch.Tensor | None = None) -> torch.Tensor:
     """Run ``layers`` on every task at once, each task with its own weights: ``x [T, N, *in]`` -> ``[T, N, out]``.
 
     ``params`` maps ``"{layer name}.{weight|bias}"`` to tensors with a leading task dimension ``[T, *shape]``.
@@ -29,7 +32,8 @@ def grouped_forward(layers: list[tuple[str, nn.Module]], params: Params, x: torc
     CPU its channels-last kernel: the same values and derivatives, 2-4x faster). The first ``nn.Linear`` flattens
     each task's features to ``[T, N, F]``, and linear layers are batched matrix products. Why: on the CPU this is the same arithmetic as a
     per-task loop in a few large, contiguous kernels, where ``vmap`` of the same convolutions was measured ~2x
-    slower than the loop (docs/performance.md). No ``vmap``, so ``F.batch_norm`` is exact here.
+    slower than the loop (docs/performance.md). No ``vmap``, so ``F.batch_norm`` is exact here. ``weight [T, N]``
+    weighs each sample in its task's batch-norm statistics, as ``metareg.batch_norm_weights`` does in the loop.
     """
     from metareg.toolkit.layers import TaskBatchNorm
 
@@ -47,6 +51,8 @@ def grouped_forward(layers: list[tuple[str, nn.Module]], params: Params, x: torc
             w, b = params[f"{name}.weight"], params.get(f"{name}.bias")
             h = F.conv2d(h, w.flatten(0, 1), None if b is None else b.flatten(), layer.stride, layer.padding,
                          layer.dilation, tasks * layer.groups)
+        elif isinstance(layer, TaskBatchNorm) and not flat and weight is not None:
+            h = _weighted_batch_norm(h, weight, params[f"{name}.weight"], params[f"{name}.bias"], layer.eps)
         elif isinstance(layer, TaskBatchNorm) and not flat:
             h = F.batch_norm(h, None, None, params[f"{name}.weight"].flatten(), params[f"{name}.bias"].flatten(),
                              training=True, eps=layer.eps)
@@ -59,6 +65,26 @@ def grouped_forward(layers: list[tuple[str, nn.Module]], params: Params, x: torc
     if not flat:
         h = h.reshape(n, tasks, -1).transpose(0, 1)
     return h
+
+
+def _weighted_batch_norm(h: torch.Tensor, weight: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
+                         eps: float) -> torch.Tensor:
+    """``TaskBatchNorm`` with weighted statistics on the grouped layout: ``h [N, T*C, ...]``, task t's samples
+    weighed by ``weight [T, N]`` in its own statistics (as ``metareg.toolkit.layers.weighted_moments``), with
+    ``gamma``/``beta`` ``[T, C]``."""
+    n, tasks = h.shape[0], weight.shape[0]
+    spatial = h.shape[2:]
+    per_task = h.reshape(n, tasks, -1, *spatial)  # [N, T, C, ...]
+    ones = [1] * len(spatial)
+    w = weight.t().to(h.dtype).reshape(n, tasks, 1, *ones)
+    dims = [0, *range(3, per_task.dim())]
+    total = (weight.to(h.dtype).sum(1) * math.prod(spatial)).clamp_min(torch.finfo(h.dtype).tiny)
+    total = total.reshape(1, tasks, 1, *ones)
+    mean = (w * per_task).sum(dim=dims, keepdim=True) / total
+    var = (w * (per_task - mean).pow(2)).sum(dim=dims, keepdim=True) / total
+    shape = [1, tasks, -1, *ones]
+    out = (per_task - mean) * torch.rsqrt(var + eps) * gamma.reshape(shape) + beta.reshape(shape)
+    return out.reshape(h.shape)
 
 
 def _pool_before_relu(layers: list[tuple[str, nn.Module]]) -> list[tuple[str, nn.Module]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from metareg.toolkit.sample_weights import current_batch_norm_weights
+
 
 class TaskBatchNorm(nn.Module):
     """Batch norm with the current batch's statistics only (no running averages), written from mean and variance.
@@ -12,6 +14,9 @@ class TaskBatchNorm(nn.Module):
     under ``vmap`` each task is its own batch. ``torch.nn.functional.batch_norm`` under ``vmap`` was measured on
     torch 2.13 to give second-order meta-gradients ~3% off; this plain formulation matches a per-task loop to
     ~1e-13 in float64 (``tests/plugins/test_maml_gradients.py`` pins that).
+
+    Inside ``metareg.batch_norm_weights(w)`` the statistics are weighted, one weight per sample (a support set's
+    generated samples at their ``support_weight``; ``metareg.toolkit.sample_weights`` says why).
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5):
@@ -22,10 +27,28 @@ class TaskBatchNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dims = [0] + list(range(2, x.dim()))
-        mean = x.mean(dim=dims, keepdim=True)
-        var = (x - mean).pow(2).mean(dim=dims, keepdim=True)
+        weights = current_batch_norm_weights()
+        if weights is None:
+            mean = x.mean(dim=dims, keepdim=True)
+            var = (x - mean).pow(2).mean(dim=dims, keepdim=True)
+        else:
+            mean, var = weighted_moments(x, weights)
         shape = [1, -1] + [1] * (x.dim() - 2)
         return (x - mean) * torch.rsqrt(var + self.eps) * self.weight.view(shape) + self.bias.view(shape)
+
+
+def weighted_moments(x: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and (biased) variance of ``x [N, C, ...]``, sample n counting ``weights[n]`` times; shaped
+    to broadcast against ``x``. A weight of 0 leaves a sample out; weights all 1 give the ordinary moments."""
+    if weights.shape != x.shape[:1]:
+        raise ValueError(f"batch_norm_weights has {weights.numel()} weights for a batch of {x.shape[0]} "
+                         f"samples: set one weight per sample of the batch the backbone normalises")
+    dims = [0] + list(range(2, x.dim()))
+    w = weights.to(x.dtype).view(-1, *[1] * (x.dim() - 1))
+    total = (w.sum() * x[0, 0].numel()).clamp_min(torch.finfo(x.dtype).tiny)
+    mean = (w * x).sum(dim=dims, keepdim=True) / total
+    var = (w * (x - mean).pow(2)).sum(dim=dims, keepdim=True) / total
+    return mean, var
 
 
 class _ReverseGradient(torch.autograd.Function):

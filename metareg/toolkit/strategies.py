@@ -13,6 +13,7 @@ from torch.func import functional_call
 
 from metareg.toolkit.functional import Params, per_task, sgd_steps, task_loss, task_losses, tape_sgd_steps
 from metareg.toolkit.grouped import grouped_forward, stacked, task_layers
+from metareg.toolkit.sample_weights import batch_norm_weights, with_query_weights
 
 #: the ``vectorize`` settings of a learner with a grouped path: what it declares as its setting's
 #: ``metareg.Choice``; a learner whose tasks share their weights (CAVIA) declares ``Choice("auto", "vmap", "loop")``
@@ -86,8 +87,8 @@ def _auto(backbone: nn.Module, device: torch.device, refusers: list[str], groupe
 
 
 def adapt_tasks(model: nn.Module, kind: str, x: torch.Tensor, y: torch.Tensor, *, steps: int, lr: float,
-                strategy: str, first_order: bool = False,
-                params: Params | None = None) -> tuple[Params, torch.Tensor | None]:
+                strategy: str, first_order: bool = False, params: Params | None = None,
+                weight: torch.Tensor | None = None) -> tuple[Params, torch.Tensor | None]:
     """Every task's own weights after ``steps`` SGD steps at ``lr`` on its loss ``task_loss(kind, model(x[t]), y[t])``,
     from ``params`` (default: the model's parameters), under a resolved ``strategy``.
 
@@ -100,6 +101,10 @@ def adapt_tasks(model: nn.Module, kind: str, x: torch.Tensor, y: torch.Tensor, *
     ``metareg.learner_layers(self.backbone, self.head)``) and steps on autograd's tape (``tape_sgd_steps``), on the
     sum of the tasks' losses, whose gradient w.r.t. task t's weights is task t's own. The loss before is the first
     step's forward pass, so it costs nothing extra.
+
+    ``weight [T, S]`` (``TaskBatch.support_weight``) weighs each sample in its task's loss (``task_loss``'s
+    weighted mean) and in the batch-norm statistics of the forward passes (``metareg.batch_norm_weights``), under
+    every strategy; a sample of weight 0 then changes nothing, neither the adapted weights nor their gradients.
     """
     params = dict(model.named_parameters()) if params is None else params
     if steps == 0:
@@ -108,21 +113,24 @@ def adapt_tasks(model: nn.Module, kind: str, x: torch.Tensor, y: torch.Tensor, *
         layers, shared = model.task_layers(), _shared_weights(model, params, len(x))
 
         def summed_loss(p):
-            losses = task_losses(kind, grouped_forward(layers, {**shared, **p}, x), y)
+            losses = task_losses(kind, grouped_forward(layers, {**shared, **p}, x, weight), y, weight)
             return losses.sum(), losses
 
         return tape_sgd_steps(summed_loss, stacked(params, len(x)), steps, lr, first_order, has_aux=True)
     names = list(params)
 
-    def one_task(xt, yt):
+    def one_task(xt, yt, wt=None):
         def loss_fn(p):
-            loss = task_loss(kind, functional_call(model, p, (xt,)), yt)
+            with batch_norm_weights(wt):
+                out = functional_call(model, p, (xt,))
+            loss = task_loss(kind, out, yt, wt)
             return loss, loss
 
         adapted, before = sgd_steps(loss_fn, params, steps, lr, first_order, has_aux=True)
         return tuple(adapted[k] for k in names) + (before,)
 
-    *adapted, before = per_task(one_task, strategy == "vmap", x, y)
+    tensors = (x, y) if weight is None else (x, y, weight)
+    *adapted, before = per_task(one_task, strategy == "vmap", *tensors)
     return dict(zip(names, adapted)), before
 
 
@@ -149,18 +157,27 @@ def embed_tasks(backbone: nn.Module, batch, vectorize: str = "auto") -> tuple[to
     """Support and query features ``[T, S, F]``, ``[T, Q, F]``, each task's inputs in one backbone call.
 
     One call per task keeps batch-norm statistics the task's own (transductive over support and query, as MAML's
-    reference does); tasks run under ``vmap`` or a loop as ``auto`` decides, or grouped when asked
-    for (``vectorize=grouped``: not ``auto``'s choice here, because with glibc's default allocator it measured no
-    faster than the loop for ProtoNet's single forward pass; docs/performance.md).
+    reference does), a support sample weighing its ``support_weight`` in the statistics
+    (``metareg.batch_norm_weights``; the queries 1); tasks run under ``vmap`` or a loop as ``auto`` decides, or
+    grouped when asked for (``vectorize=grouped``: not ``auto``'s choice here, because with glibc's default
+    allocator it measured no faster than the loop for ProtoNet's single forward pass; docs/performance.md).
     """
     s = batch.support_x.shape[1]
     x = torch.cat([batch.support_x, batch.query_x], dim=1)
+    weight = with_query_weights(batch.support_weight, batch.query_x.shape[1])
     if vectorize == "auto":  # never grouped (docstring)
         strategy = _auto(backbone, x.device, _vmap_refusers(backbone), grouped_ok=False)
     else:
         strategy = resolve_strategy(vectorize, backbone, x.device)
     if strategy == "grouped":
-        features = grouped_forward(task_layers(backbone), stacked(dict(backbone.named_parameters()), len(x)), x)
-    else:
+        features = grouped_forward(task_layers(backbone), stacked(dict(backbone.named_parameters()), len(x)), x,
+                                   weight)
+    elif weight is None:
         features = per_task(backbone, strategy == "vmap", x)
+    else:
+        def weighted(xt, wt):
+            with batch_norm_weights(wt):
+                return backbone(xt)
+
+        features = per_task(weighted, strategy == "vmap", x, weight)
     return features[:, :s], features[:, s:]

@@ -87,6 +87,14 @@ class TaskBatch:
         """The batch with another support set; ``support_weight [T, S]`` for it (``None``: every sample weighs 1)."""
         return dataclasses.replace(self, support_x=support_x, support_y=support_y, support_weight=support_weight)
 
+    def with_appended(self, x: torch.Tensor, y: torch.Tensor, weight: float) -> "TaskBatch":
+        """The batch with ``x [T, G, ...]``, ``y [T, G]`` appended to every support set at support weight ``weight``
+        each, the samples already there keeping theirs (1 where the batch carries none): what a generator returns."""
+        before = self.support_weight if self.support_weight is not None else \
+            self.support_x.new_ones(self.support_x.shape[:2])
+        support_weight = torch.cat([before, before.new_full(x.shape[:2], weight)], 1)
+        return self.with_support(torch.cat([self.support_x, x], 1), torch.cat([self.support_y, y], 1), support_weight)
+
 
 #: keywords ``TaskBatch`` once took -> the fix (CHANGELOG.md), so old code meets that instead of a bare TypeError
 REMOVED_KEYWORDS = {
@@ -121,6 +129,18 @@ def seed_hash(*coordinates: object) -> int:
 
 def torch_generator(*coordinates: object) -> torch.Generator:
     return torch.Generator().manual_seed(seed_hash(*coordinates))
+
+
+def per_class_references(labels: torch.Tensor, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each class in ``labels [S]`` (in sorted order), ``per_class`` indices into ``labels`` that cycle over
+    its samples, and the labels of what is made from them: which real sample each generated one comes from, for a
+    generator that appends ``per_class`` samples to every class of a support set."""
+    idx, out = [], []
+    for cls in torch.unique(labels):
+        members = (labels == cls).nonzero().flatten()
+        idx.append(members[torch.arange(per_class, device=members.device) % len(members)])
+        out.append(cls.repeat(per_class))
+    return torch.cat(idx), torch.cat(out)
 
 
 def split_items(items: Sequence, fractions: Sequence[float], seed: int) -> list[list]:

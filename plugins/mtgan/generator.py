@@ -51,10 +51,11 @@ class MTGAN(metareg.Generator):
     support sets made the way its test support sets are made (size, and whether the generator saw the task).
     Earlier code fine-tuned the generator at evaluation only, so the learner met at test a kind of generated
     sample it had never been trained with. Each generated sample carries ``aug_weight`` as its
-    ``TaskBatch.support_weight`` (real samples 1), so where a learner pools the support set (ProtoNet's prototype,
-    Versa's class mean) two generated samples at weight 0.1 make a sixth of a 1-shot class mean instead of
-    two-thirds of it. The defaults (no per-task fine-tuning, weight 0.1) are the best measured; at them the
-    augmentation is roughly neutral, not a gain (docs/generator.md).
+    ``TaskBatch.support_weight`` (real samples 1), and every built-in learner weighs it: in a support loss, in batch
+    norm's statistics and where it pools the support set (ProtoNet's prototype, Versa's class mean: two generated
+    samples at weight 0.1 make a sixth of a 1-shot class mean instead of two-thirds of it). The defaults (no
+    per-task fine-tuning, weight 0.1) are the best measured; at them the augmentation is roughly neutral, not a gain
+    (docs/generator.md).
 
     Checkpoint: with a results directory (the engine passes the store's folder) the meta-trained weights are saved
     as ``generators/mtgan-<key>.pt``, key = sha256 of the benchmark's class and config, the task spec, the run seed
@@ -70,6 +71,8 @@ class MTGAN(metareg.Generator):
         n_aug: generated samples appended per class to every support set.
         aug_weight: each generated sample's support weight (real samples weigh 1); the default, 0.1, is the
             best of 1, 0.5, 0.25 and 0.1 measured with ProtoNet on digits-shift and glyphs (docs/generator.md).
+            0 makes the generated samples count for nothing, in every learner: the run is then the un-augmented
+            one (the control that tests/run/test_support_weights.py pins).
         adapt_to_task: fine-tune on each task's support set before generating, in meta-training and evaluation.
         finetune_steps, finetune_lr: that fine-tuning's GAN steps and learning rate.
         augment_meta_train: augment the learner's meta-training batches too (off: the learner trains on real
@@ -114,7 +117,8 @@ class MTGAN(metareg.Generator):
 
     ranges = {**dict.fromkeys(("z_dim", "width", "meta_batch", "batch_size", "inner_steps"), metareg.Range.at_least(1)),
               **dict.fromkeys(("meta_iterations", "n_aug", "finetune_steps"), metareg.Range.at_least(0)),
-              **dict.fromkeys(("inner_lr", "meta_step_size", "finetune_lr", "aug_weight"), metareg.Range.above(0))}
+              **dict.fromkeys(("inner_lr", "meta_step_size", "finetune_lr"), metareg.Range.above(0)),
+              "aug_weight": metareg.Range.at_least(0)}
 
     def __init__(self, spec, config):
         super().__init__(spec, config)
@@ -131,13 +135,13 @@ class MTGAN(metareg.Generator):
         self.history: list[dict] = []
         self.checkpoint_path: Path | None = None
         self.loaded_from_checkpoint = False
-        self._rngs: dict[str, torch.Generator] = {}
+        self._rngs = metareg.SplitStreams(0, "mtgan", "augment")
 
     # ------------------------------------------------------------------------------------------------ fitting
     def fit(self, benchmark, device, progress=True, *, checkpoint_dir=None, seed=0):
         """Meta-train on ``benchmark.sample("train", ...)`` classes, or load the checkpoint of the same key."""
         self.device, self.seed = torch.device(device), seed
-        self._rngs.clear()
+        self._rngs.reset(seed, "mtgan", "augment")
         episodes = torch_generator(seed, "mtgan", "episodes")
         probe = benchmark.sample("train", 4, episodes)
         key = self.checkpoint_key(benchmark, seed)
@@ -209,14 +213,10 @@ class MTGAN(metareg.Generator):
 
     def get_rng_state(self) -> dict:
         """The augmentation streams' states, per split: what a mid-run checkpoint saves (``metareg.run.checkpoints``)."""
-        return {split: rng.get_state() for split, rng in self._rngs.items()}
+        return self._rngs.get_state()
 
     def set_rng_state(self, state: dict) -> None:
-        self._rngs = {}
-        for split, saved in state.items():
-            rng = torch.Generator()
-            rng.set_state(saved.cpu())
-            self._rngs[split] = rng
+        self._rngs.set_state(state)
 
     # ----------------------------------------------------------------------------------------------- augmenting
     def augment(self, batch: TaskBatch, *, split: str = "train") -> TaskBatch:
@@ -226,7 +226,7 @@ class MTGAN(metareg.Generator):
             raise RuntimeError("mtgan.augment called before fit; the engine fits the generator first")
         if c.n_aug == 0 or (split == "train" and not c.augment_meta_train):
             return batch
-        rng = self._rngs.setdefault(split, torch_generator(self.seed, "mtgan", "augment", split))
+        rng = self._rngs[split]
         adapt = c.adapt_to_task and c.finetune_steps > 0
         new_x, new_y = [], []
         for t in range(len(batch)):
@@ -236,11 +236,7 @@ class MTGAN(metareg.Generator):
             new_x.append(gx)
             new_y.append(gy)
         generated = torch.stack(new_x)
-        real_weight = batch.support_weight if batch.support_weight is not None else \
-            batch.support_x.new_ones(batch.support_x.shape[:2])
-        weight = torch.cat([real_weight, real_weight.new_full(generated.shape[:2], c.aug_weight)], 1)
-        return batch.with_support(torch.cat([batch.support_x, generated], 1),
-                                  torch.cat([batch.support_y, torch.stack(new_y)], 1), weight)
+        return batch.with_appended(generated, torch.stack(new_y), c.aug_weight)
 
     def finetune(self, x: torch.Tensor, labels: torch.Tensor, rng: torch.Generator, steps: int | None = None,
                  start: GANPair | None = None) -> GANPair:
@@ -254,14 +250,10 @@ class MTGAN(metareg.Generator):
     def generate(self, model: GANPair, x: torch.Tensor, labels: torch.Tensor, per_class: int,
                  rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``per_class`` samples for each class in ``labels``, conditioned on that class's samples in turn."""
-        refs, out_labels = [], []
-        for cls in torch.unique(labels):
-            idx = (labels == cls).nonzero().flatten()
-            refs.append(idx[torch.arange(per_class, device=idx.device) % len(idx)])
-            out_labels.append(cls.repeat(per_class))
-        ref = x[torch.cat(refs)]
+        idx, out_labels = metareg.per_class_references(labels, per_class)
+        ref = x[idx]
         z = torch.randn(len(ref), model.z_dim, generator=rng).to(x.device)
-        return model.generator(z, ref).to(x.dtype), torch.cat(out_labels)
+        return model.generator(z, ref).to(x.dtype), out_labels
 
 
 def source_domains(benchmark, n: int, rng: torch.Generator, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -108,13 +108,17 @@ class ToyLearner(metareg.MetaLearner):
 
     def embed(self, batch):
         x = torch.cat([batch.support_x, batch.query_x], 1)
-        f = torch.stack([self.backbone(x[t]) for t in range(len(x))])
+        weight = metareg.with_query_weights(batch.support_weight, batch.query_x.shape[1])
+        features = []
+        for t in range(len(x)):
+            with metareg.batch_norm_weights(None if weight is None else weight[t]):
+                features.append(self.backbone(x[t]))
+        f = torch.stack(features)
         return f[:, : batch.support_x.shape[1]], f[:, batch.support_x.shape[1]:]
 
     def logits(self, batch):
         support, query = self.embed(batch)
-        one_hot = F.one_hot(batch.support_y, self.spec.n_outputs).to(support.dtype)
-        prototypes = one_hot.transpose(1, 2) @ support / one_hot.sum(1).unsqueeze(-1)
+        prototypes = metareg.class_means(support, batch.support_y, self.spec.n_outputs, batch.support_weight)
         return -self.temperature * torch.cdist(query, prototypes).pow(2)
 
     def meta_loss(self, batch):

@@ -134,9 +134,9 @@ def test_augmentation_reads_only_the_support_set(fitted):
     poisoned = TaskBatch(batch.support_x, batch.support_y, torch.full_like(batch.query_x, float("nan")),
                          torch.randint_like(batch.query_y, 0, 5))
     for split in ("train", "test"):
-        gen._rngs.clear()
+        gen.set_rng_state({})  # fresh streams
         clean = gen.augment(batch, split=split)
-        gen._rngs.clear()
+        gen.set_rng_state({})  # fresh streams
         dirty = gen.augment(poisoned, split=split)
         assert torch.equal(clean.support_x, dirty.support_x) and torch.equal(clean.support_y, dirty.support_y)
         assert dirty.query_x is poisoned.query_x and dirty.query_y is poisoned.query_y

@@ -79,3 +79,31 @@ def test_train_and_test_support_sets_are_made_the_same_way(fitted, monkeypatch, 
         monkeypatch.setattr(gen, "finetune", lambda *a, split=split, **k: calls.append(split) or finetune(*a, **k))
         gen.augment(benchmark.sample(split, 2, torch.Generator().manual_seed(0)), split=split)
     assert calls == (["train", "train", "test", "test"] if adapt else [])
+
+
+#: MT-GAN at a few updates, its samples at weight 0, in meta-training and evaluation alike
+ZERO_WEIGHT_GAN = [f"generator.mtgan.{k}={v}" for k, v in dict(
+    z_dim=4, width=8, meta_iterations=2, meta_batch=2, inner_steps=2, batch_size=8, n_aug=3, finetune_steps=2,
+    aug_weight=0, augment_meta_train="true").items()]
+SHIFT_RUN = ["train.meta_iterations=3", "train.val_every=0", "train.test_tasks=6", "train.eval_batch_size=3",
+             "train.meta_batch_size=2", "benchmark.digits-shift.image_size=16", "benchmark.digits-shift.n_query=2",
+             "backbone.conv4.channels=4"]
+
+
+def test_a_run_with_generated_samples_at_weight_zero_is_the_unaugmented_run(run_cli):
+    """MAML (weighted inner loop, batch norm in Conv4) with DANN (which aligns the support features) on
+    digits-shift: the same test accuracy and the same logged losses, to float round-off, as without a generator."""
+    from helpers.runs import json_lines
+
+    base = ["bench", "--learner", "maml", "--benchmark", "digits-shift", "--adversary", "dann", "--json", "--quiet",
+            *SHIFT_RUN]
+    code, out, err = run_cli(*base)
+    assert code == 0, err
+    code, out_gan, err = run_cli(*base, "--generator", "mtgan", *ZERO_WEIGHT_GAN)
+    assert code == 0, err
+    (plain,), (augmented,) = json_lines(out), json_lines(out_gan)
+    assert augmented["parts"]["generator"] == "mtgan" and augmented["status"] == plain["status"] == "done"
+    assert augmented["metrics"]["accuracy"]["mean"] == pytest.approx(plain["metrics"]["accuracy"]["mean"], abs=1e-9)
+    logged = {k: v for k, v in plain["last_logged"].items() if isinstance(v, float)}
+    assert logged and {k: pytest.approx(v, rel=1e-6) for k, v in logged.items()} == \
+        {k: augmented["last_logged"][k] for k in logged}

@@ -167,6 +167,28 @@ def batched(probe: LearnerProbe) -> None:
                f"the gradient of {name} for the batch is not the mean of its tasks' gradients")
 
 
+@SUITE.clause("support_weight", "support samples at support_weight 0 (what a generator adds at aug_weight=0) change "
+                                "neither the predictions nor the meta-loss: the support loss, and batch norm's "
+                                "statistics, are weighted (metareg.task_loss(..., weight), metareg.batch_norm_weights)")
+def support_weight(probe: LearnerProbe) -> None:
+    if probe.stochastic:
+        raise Declined("not checked: predictions are random draws (a stochastic learner)")
+    batch = probe.batch
+    extra_x = torch.flip(batch.support_x, dims=[1]) * 2 + 1  # unlike any real sample, labels of the same classes
+    extra_y = torch.flip(batch.support_y, dims=[1])
+    weight = torch.cat([batch.support_x.new_ones(batch.support_x.shape[:2]),
+                        batch.support_x.new_zeros(extra_x.shape[:2])], 1)
+    padded = batch.with_support(torch.cat([batch.support_x, extra_x], 1), torch.cat([batch.support_y, extra_y], 1),
+                                weight)
+    learner = probe.build()
+    expect(close(probe.predict(learner), probe.predict(learner, padded)),
+           "predictions changed when support samples of weight 0 were added; weigh the support loss by "
+           "batch.support_weight (metareg.task_loss(kind, out, y, weight), adapt_tasks(..., weight=)) and run the "
+           "support forward pass inside metareg.batch_norm_weights(weight)")
+    expect(close(probe.loss(learner), probe.loss(learner, padded)),
+           "the meta-loss changed when support samples of weight 0 were added (see TaskBatch.support_weight)")
+
+
 @SUITE.clause("train_step", f"{TRAIN_STEPS} outer Adam steps (lr {TRAIN_LR}) on one batch lower meta_loss on it")
 def train_step(probe: LearnerProbe) -> None:
     learner = probe.build()

@@ -32,7 +32,10 @@ class GradientLearner(MetaLearner):
     Which weights a task adapts is ``inner_parameters()``: all of them by default (MAML). A subclass that returns a
     subset adapts only those and shares the rest across tasks, unchanged by the inner loop and still meta-learned
     through it: ANIL is ``return {k: v for k, v in self.named_parameters() if k.startswith("head.")}``, and works
-    under every strategy, grouped included. A learner whose tasks share every weight and adapt something else
+    under every strategy, grouped included. A support set that carries weights (``TaskBatch.support_weight``:
+    generated samples) is adapted on the weighted loss, so a sample of weight 0 changes nothing; a subclass that
+    writes its own inner loop should do the same (``adapt_tasks(..., weight=)``, ``task_loss(..., weight)`` and
+    ``metareg.batch_norm_weights``). A learner whose tasks share every weight and adapt something else
     (CAVIA's context) sets ``shared_weights = True`` and writes its own inner loop; grouped is then not offered.
 
     ``vectorize`` stays in the run's identity (``metareg.run.config.identity``), unlike ``train.chunk_threads``,
@@ -73,10 +76,12 @@ class GradientLearner(MetaLearner):
 
     def adapted_outputs(self, batch: TaskBatch, params: Params, steps: int, first_order: bool) -> torch.Tensor:
         """Query outputs ``[T, Q, outputs]``, each task's ``params`` adapted with ``steps`` SGD steps at ``inner_lr``
-        on its support set; differentiated through the steps unless ``first_order`` (or ``params`` are detached)."""
+        on its support set, each support sample weighing its ``support_weight`` (in the loss and in batch norm's
+        statistics); differentiated through the steps unless ``first_order`` (or ``params`` are detached)."""
         strategy = self.strategy()
         adapted, _ = adapt_tasks(self, self.spec.kind, batch.support_x, batch.support_y, steps=steps,
-                                 lr=self.config.inner_lr, strategy=strategy, first_order=first_order, params=params)
+                                 lr=self.config.inner_lr, strategy=strategy, first_order=first_order, params=params,
+                                 weight=batch.support_weight)
         return forward_tasks(self, adapted, batch.query_x, strategy)
 
     def predict(self, batch: TaskBatch) -> torch.Tensor:

@@ -15,7 +15,8 @@ class MatchingNet(metareg.MetaLearner):
 
     f = g = the backbone (the paper's variant without fully conditional embeddings). Each task's support and query
     inputs are embedded in one backbone call (``metareg.embed_tasks``, under the ``vectorize`` strategy the
-    built-in ProtoNet also offers), so batch norm normalises a task by its own samples and tasks stay independent. The loss is the negative log-probability of each query's class, averaged over queries and tasks;
+    built-in ProtoNet also offers), so batch norm normalises a task by its own samples and tasks stay independent
+    (a generated support sample weighing its ``support_weight`` there and in the attention). The loss is the negative log-probability of each query's class, averaged over queries and tasks;
     ``predict`` returns the log-probabilities (computed as a log-sum-exp of log-attention over each class's support
     samples, which stays finite and exact where the probabilities underflow). No inner loop: adaptation is the
     attention itself.
@@ -50,15 +51,21 @@ class MatchingNet(metareg.MetaLearner):
         """Support ``[T, S, F]`` and query ``[T, Q, F]`` embeddings, one backbone call per task."""
         return metareg.embed_tasks(self.backbone, batch, self.config.vectorize)
 
-    def attention(self, support: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
-        """Log-attention ``[T, Q, S]`` of each query on each support sample: log-softmax over S of scale · cosine."""
-        cosine = F.normalize(query, dim=-1) @ F.normalize(support, dim=-1).transpose(1, 2)
-        return torch.log_softmax(self.config.scale * cosine, dim=-1)
+    def attention(self, support: torch.Tensor, query: torch.Tensor,
+                  weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Log-attention ``[T, Q, S]`` of each query on each support sample: log-softmax over S of scale · cosine.
+
+        A support sample of ``weight`` w (``TaskBatch.support_weight [T, S]``) has its attention multiplied by w
+        before the softmax normalises it, as if it stood w times in the support set; at weight 0 it gets none."""
+        logits = self.config.scale * F.normalize(query, dim=-1) @ F.normalize(support, dim=-1).transpose(1, 2)
+        if weight is not None:
+            logits = logits + weight.to(logits.dtype).log().unsqueeze(1)
+        return torch.log_softmax(logits, dim=-1)
 
     def log_probs(self, batch) -> torch.Tensor:
         """log P(y = c | query, support) ``[T, Q, n_way]``: the log of the attention mass on class c's samples."""
         support, query = self.embed(batch)
-        log_attention = self.attention(support, query)  # [T, Q, S]
+        log_attention = self.attention(support, query, batch.support_weight)  # [T, Q, S]
         members = F.one_hot(batch.support_y, self.spec.n_outputs).to(log_attention.dtype)  # [T, S, N]
         return torch.logsumexp(log_attention.unsqueeze(-1) + members.log().unsqueeze(1), dim=2)
 
