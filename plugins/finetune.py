@@ -49,9 +49,7 @@ class FineTune(metareg.GradientLearner):
         x = torch.cat([batch.support_x, batch.query_x], dim=1).flatten(0, 1)
         y = torch.cat([batch.support_y, batch.query_y], dim=1).flatten(0, 1)
         weight = metareg.with_query_weights(batch.support_weight, batch.query_x.shape[1])
-        if weight is None:
-            return metareg.LearnerOutput(task_loss(self.spec.kind, self(x), y))
-        weight = weight.flatten()
+        weight = None if weight is None else weight.flatten()  # None: the plain loss and statistics, as before
         with metareg.batch_norm_weights(weight):  # a generated support sample weighs as in the loss
             out = self(x)
         return metareg.LearnerOutput(task_loss(self.spec.kind, out, y, weight))
