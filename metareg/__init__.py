@@ -64,6 +64,8 @@ _EXPORTS = {
     "INIT_SCHEMES": "metareg.toolkit.layers",
     "kaiming_init": "metareg.toolkit.layers",
     "POOL_REGIMES": "metareg.host.contracts.benchmark",
+    "TEST_DOMAINS": "metareg.host.contracts.benchmark",
+    "TRAIN_DOMAINS": "metareg.host.contracts.benchmark",
     "seed_hash": "metareg.toolkit.tasks",
     "torch_generator": "metareg.toolkit.tasks",
     "split_items": "metareg.toolkit.tasks",
@@ -81,7 +83,8 @@ __all__ = [
     "TaskBatch", "TaskBatchNorm", "TaskSpec", "UnknownPartError", "hookimpl", "hookspec", "load_run", "testing",
     "__version__",
     # the toolkit
-    "IMAGE_TRAIN_DEFAULTS", "INIT_SCHEMES", "POOL_REGIMES", "STRATEGIES", "SplitStreams", "adapt_tasks",
+    "IMAGE_TRAIN_DEFAULTS", "INIT_SCHEMES", "POOL_REGIMES", "STRATEGIES", "SplitStreams", "TEST_DOMAINS", "TRAIN_DOMAINS",
+    "adapt_tasks",
     "batch_norm_weights", "class_means", "embed_tasks", "forward_tasks", "kaiming_init", "learner_layers", "open_image",
     "per_class_references", "per_task", "resolve_strategy", "reverse_gradient", "seed_hash", "sgd_steps",
     "split_domains", "split_items", "task_loss", "task_losses", "torch_generator", "with_query_weights", "write_atomic",
@@ -106,7 +109,7 @@ def __dir__():
 if TYPE_CHECKING:  # pragma: no cover
     from metareg.host.contracts.adversary import Adversary, AdversaryOutput
     from metareg.host.contracts.backbone import Backbone
-    from metareg.host.contracts.benchmark import POOL_REGIMES, Benchmark
+    from metareg.host.contracts.benchmark import POOL_REGIMES, TEST_DOMAINS, TRAIN_DOMAINS, Benchmark
     from metareg.host.contracts.generator import Generator
     from metareg.host.contracts.gradient_learner import GradientLearner
     from metareg.host.contracts.learner import LearnerOutput, MetaLearner

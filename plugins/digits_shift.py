@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import metareg
-from metareg import POOL_REGIMES, split_items
+from metareg import POOL_REGIMES, TEST_DOMAINS, TRAIN_DOMAINS, split_items
 from metareg_plugins.digits import Digits
 
 SHIFTS = ("rotate", "invert", "noise", "blur", "scale")
@@ -68,6 +68,11 @@ class DigitsShift(Digits):
         pool_fraction: share of each target class's images kept out of the test episodes (the ``disjoint``
             pool; unused in ``shared``).
         pool: ``disjoint`` or ``shared`` (above).
+        test_domain: ``target`` (default) or ``source``: the untransformed images of the very same test samples,
+            drawn as the very same episodes (the engine seeds both alike), what the shift costs.
+        train_domain: ``source`` (default), ``target`` (the oracle: the training classes' images under the same
+            transform, labelled; the ceiling no unsupervised alignment can beat) or ``both`` (each training class's
+            original and transformed images). Validation stays on the source domain either way.
 
     Example:
         metareg bench --learner protonet --benchmark digits-shift --adversary dann 'benchmark.digits-shift.shift=[invert]'
@@ -85,14 +90,18 @@ class DigitsShift(Digits):
         scale: float = 0.6
         pool_fraction: float = 0.5
         pool: str = "disjoint"
+        test_domain: str = "target"
+        train_domain: str = "source"
 
     ranges = {**Digits.ranges, "rotation": metareg.Range.finite(), "noise_std": metareg.Range.at_least(0),
               "blur_sigma": metareg.Range.above(0), "scale": metareg.Range.above(0),
               "pool_fraction": metareg.Range.above(0) & metareg.Range.below(1),
-              "shift": metareg.Choice(*SHIFTS), "pool": metareg.Choice(*POOL_REGIMES)}
+              "shift": metareg.Choice(*SHIFTS), "pool": metareg.Choice(*POOL_REGIMES),
+              "test_domain": metareg.Choice(*TEST_DOMAINS), "train_domain": metareg.Choice(*TRAIN_DOMAINS)}
 
     def _inputs_by_split(self):
-        """Digits' splits with the test split shifted; splits each test class's images between the test episodes
+        """Digits' splits with the test split shifted (``test_domain``) and the train split as ``train_domain``;
+        splits each test class's images between the test episodes
         and the ``disjoint`` pool, and sets the pool (``indices["pool"]``, ``pool_indices``)."""
         config = self.config
         inputs = super()._inputs_by_split()
@@ -103,7 +112,11 @@ class DigitsShift(Digits):
             pool_idx[c], test_idx[c] = split_items(idx, [config.pool_fraction, 1 - config.pool_fraction],
                                                    config.split_seed + 100 + c)
         self.indices["test"], self.indices["pool"] = test_idx, pool_idx
-        inputs["test"] = {c: target[i] for c, i in test_idx.items()}
+        test_images = self.images if config.test_domain == "source" else target
+        inputs["test"] = {c: test_images[i] for c, i in test_idx.items()}
+        if config.train_domain != "source":
+            inputs["train"] = {c: target[i] if config.train_domain == "target"
+                               else torch.cat([self.images[i], target[i]]) for c, i in self.indices["train"].items()}
         pool_source = self.indices["train"] if config.pool == "shared" else pool_idx
         self._pool = target[[i for idx in pool_source.values() for i in idx]]
         #: the indices (into scikit-learn's digits) whose transformed images make the pool, for the split checks

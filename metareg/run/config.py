@@ -31,6 +31,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from metareg.errors import ConfigError, IncompatibleError
 from metareg.host import families
+from metareg.host.contracts.benchmark import DOMAIN_DEFAULTS
 from metareg.host.ranges import Choice, Range, check_ranges
 from metareg.host.registry import PartInfo, Registry
 from metareg.run.clipping import FORMS as CLIP_FORMS
@@ -241,11 +242,16 @@ def resolve(
 
 def check_config_ranges(cfg: DictConfig, selection: Selection) -> None:
     """Every declared range (the run and train sections', each chosen part's ``ranges``) against the layered
-    values: a ``ConfigError`` naming the key, the value and the range, before a store is opened or a part built."""
+    values, then each part's ``check_settings``: a ``ConfigError`` naming the key and the fix, before a store is
+    opened or a part built."""
     check_ranges(RunSection.ranges, cfg.run, "run")
     check_ranges(TrainSection.ranges, cfg.train, "train")
     for section, info in selection.items():
         check_ranges(info.cls.ranges, cfg[section][info.name], f"{section}.{info.name}")
+    for section, info in selection.items():  # the rules that tie a part's settings together, each value now valid
+        check = getattr(info.cls, "check_settings", None)
+        if callable(check):
+            check(cfg[section][info.name])
 
 
 def _preset_settings(cfg: DictConfig, selection: Selection, section: str, info: PartInfo, kind: str) -> list[Setting]:
@@ -443,7 +449,8 @@ def config_hash(cfg: DictConfig, selection: Selection) -> str:
 
 
 def identity(cfg: DictConfig, selection: Selection) -> dict:
-    """What ``config_hash`` hashes: the config less ``EXECUTION_ONLY`` (the device read as ``auto``), the plugin
+    """What ``config_hash`` hashes: the config less ``EXECUTION_ONLY`` (the device read as ``auto``) and less the
+    benchmark's domain settings at their defaults (``DOMAIN_DEFAULTS``, so declaring them kept every id), the plugin
     versions, and the benchmark's ``data_identity`` where it has one. A grid's seeds of one combination differ only
     in ``config.run.seed`` here, so planning builds this once per combination (``metareg.grid.seeds``)."""
     config = to_container(cfg)
@@ -451,6 +458,10 @@ def identity(cfg: DictConfig, selection: Selection) -> dict:
         config.get(section, {}).pop(key, None)
     if "device" in config.get("run", {}):
         config["run"]["device"] = "auto"
+    bench = config.get("benchmark", {}).get(config.get("run", {}).get("benchmark"))
+    for key, default in DOMAIN_DEFAULTS.items():  # at its default a domain setting is what ran before it existed
+        if isinstance(bench, dict) and bench.get(key) == default:
+            del bench[key]
     payload = {
         "config": config,
         "versions": {s: f"{i.distribution}=={i.version}" for s, i in selection.items()},

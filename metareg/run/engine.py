@@ -17,6 +17,7 @@ import torch
 from omegaconf import DictConfig
 
 from metareg.errors import ConfigError, IncompatibleError
+from metareg.host.contracts.benchmark import DOMAIN_DEFAULTS
 from metareg.host.contracts.generator import call_accepted
 from metareg.host.registry import Registry
 from metareg.run import checkpoints, memory_budget, record
@@ -340,12 +341,17 @@ class Run:
         The tasks depend only on the benchmark config and seed, never on the learner, so every learner of a
         comparison is evaluated on the very same episodes. Settings a benchmark declares as changing only its
         unlabelled pool (``Benchmark.pool_only_settings``, e.g. ``pool``) are read at their canonical value here,
-        so the pool regimes are evaluated on the very same episodes too.
+        so the pool regimes are evaluated on the very same episodes too. The domain settings
+        (``metareg.host.contracts.benchmark.DOMAIN_DEFAULTS``: ``test_domain``, ``train_domain``) are left out
+        of the seed, so a baseline, its oracle and its source-test row draw the same episodes, and the seed of a
+        benchmark that declares them is the one it had before they existed.
         """
         bench_cfg = to_container(self.cfg.benchmark)
         name = self.parts["benchmark"]
         canonical = getattr(type(self.benchmark), "pool_only_settings", {})
-        bench_cfg[name] = {**bench_cfg[name], **{k: v for k, v in canonical.items() if k in bench_cfg[name]}}
+        bench_cfg[name] = {k: v for k, v in {**bench_cfg[name], **{k: v for k, v in canonical.items()
+                                                                   if k in bench_cfg[name]}}.items()
+                           if k not in DOMAIN_DEFAULTS}
         generator = torch_generator(self.seed, split, repr(sorted(bench_cfg.items())))
         size = self.cfg.train.eval_batch_size
         values: list[torch.Tensor] = []

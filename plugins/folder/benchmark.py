@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 import metareg
-from metareg import POOL_REGIMES, EpisodeSplits, split_items
+from metareg import POOL_REGIMES, TEST_DOMAINS, TRAIN_DOMAINS, EpisodeSplits, split_items
 from metareg_plugins.folder.images import ImageCache
 from metareg_plugins.folder.layouts import (EXAMPLES, LAYOUT_POOLS, LAYOUTS, layout_error, name_list,
                                             scan_miniimagenet, scan_office, scan_omniglot)
@@ -46,6 +46,13 @@ class Folder(metareg.Benchmark):
     classes and test images never reach training or the pool and the val and test splits are the same; ``pool`` is
     a pool-only setting, so the engine evaluates both regimes on the very same episodes.
 
+    Headroom rows (``office`` layout with a target only; elsewhere anything but the defaults is a ConfigError):
+    ``test_domain=source`` tests on source-domain images of the same test classes, a seeded subset of as many as
+    the class has target images, so the engine draws the very same episodes (a class with fewer source than target
+    images is a ConfigError naming it: swap the domains or keep ``target``); ``train_domain=target`` (the oracle)
+    meta-trains on the target-domain images of the training classes, labelled, and ``both`` on both domains'.
+    Validation stays on the source domain.
+
     ``indices`` maps "train", "val", "test" and "pool" to {class: image paths}, so the splits can be checked
     disjoint; "pool" is empty without a target domain.
 
@@ -61,6 +68,7 @@ class Folder(metareg.Benchmark):
         pool: ``auto``, ``shared`` or ``disjoint`` (above).
         pool_fraction: omniglot: share of the target classes whose images form the unlabelled pool; office with
             pool=disjoint: share of the meta-train classes held out for the pool.
+        test_domain: ``target`` or ``source``; train_domain: ``source``, ``target`` or ``both`` (above).
         split_seed: the class (and alphabet) splits.
         cache_images: decoded images kept in memory (0: no cache).
 
@@ -93,6 +101,8 @@ class Folder(metareg.Benchmark):
         test_fraction: float = 0.3
         pool_fraction: float = 0.3
         pool: str = "auto"
+        test_domain: str = "target"
+        train_domain: str = "source"
         split_seed: int = 0
         cache_images: int = 20000
 
@@ -101,14 +111,15 @@ class Folder(metareg.Benchmark):
               **dict.fromkeys(("val_fraction", "test_fraction", "pool_fraction"),
                               metareg.Range.above(0) & metareg.Range.below(1)),
               "split_seed": metareg.Range.seed(), "cache_images": metareg.Range.at_least(0),
-              "pool": metareg.Choice("auto", *POOL_REGIMES)}
+              "pool": metareg.Choice("auto", *POOL_REGIMES), "test_domain": metareg.Choice(*TEST_DOMAINS),
+              "train_domain": metareg.Choice(*TRAIN_DOMAINS)}
 
     def __init__(self, config):
         super().__init__(config)
         c = config
         if c.layout not in LAYOUTS:
             raise metareg.ConfigError(f"benchmark.folder.layout: {c.layout!r} is not one of {', '.join(LAYOUTS)}")
-        self._check(c)
+        self.check_settings(c)  # resolution ran it too; a benchmark built by hand is held to it here
         if not c.path:
             raise metareg.ConfigError(
                 f"benchmark.folder.path is not set: give the folder of your {c.layout} dataset, e.g. "
@@ -126,6 +137,7 @@ class Folder(metareg.Benchmark):
         self.target: list[str] = []
         self.pool_regime: str | None = None  # what the pool holds: "shared", "disjoint", or None without a target
         parts = getattr(self, f"_split_{c.layout}")(path)  # split -> {class: files}, with "pool"
+        self._check_domain_settings()
         self.dropped: dict[str, list[str]] = {}
         per_class = c.k_shot + c.n_query
         for split in ("train", "val", "test"):
@@ -152,12 +164,38 @@ class Folder(metareg.Benchmark):
                 raise metareg.ConfigError(f"benchmark.folder: cannot read image {str(first)!r}: {exc}") from None
         self.pools, self.spec = self.episodes.pools, self.episodes.spec
 
+    @classmethod
+    def check_settings(cls, config) -> None:
+        """The rules that tie settings together without reading the folder (each value's own: ``ranges``)."""
+        cls._check(config)
+        no_target = config.target.strip().lower() == "none"
+        for key, default in (("test_domain", "target"), ("train_domain", "source")):
+            if getattr(config, key) != default and (config.layout != "office" or no_target):
+                cls._domain_setting_error(config, key, default, "omniglot" if config.layout == "omniglot"
+                                          else f"the {config.layout} layout here has no target domain")
+
+    @staticmethod
+    def _domain_setting_error(c, key: str, default: str, why: str):
+        if why == "omniglot":
+            why = "an omniglot character belongs to one alphabet, so it has no images in the other domain"
+        raise metareg.ConfigError(f"benchmark.folder.{key}={getattr(c, key)} needs the office layout with a "
+                                  f"target domain: {why}; leave benchmark.folder.{key}={default}")
+
     @staticmethod
     def _check(c) -> None:
         if c.val_fraction + c.test_fraction >= 1:  # each fraction's own range is declared in ``ranges``
             raise metareg.ConfigError(
                 f"benchmark.folder: val_fraction + test_fraction must be below 1 (they leave the rest of each "
                 f"domain's classes to meta-training), got {c.val_fraction} + {c.test_fraction}")
+
+    def _check_domain_settings(self) -> None:
+        """``test_domain``/``train_domain`` other than the defaults need the office layout with a target domain,
+        whose domains share classes (after the split, which sets ``target``)."""
+        c = self.config
+        for key, default in (("test_domain", "target"), ("train_domain", "source")):
+            if getattr(c, key) != default and (c.layout != "office" or not self.target):
+                self._domain_setting_error(c, key, default, "omniglot" if c.layout == "omniglot"
+                                           else f"the {c.layout} layout here has no target domain")
 
     # --------------------------------------------------------------------------------------------------- splits
     def _domains(self, available: list[str], what: str, default: tuple[list[str], list[str]] | None):
@@ -283,8 +321,27 @@ class Folder(metareg.Benchmark):
                     f"benchmark.folder.pool_fraction, n_way, val_fraction or test_fraction, or use "
                     f"benchmark.folder.pool=shared")
             train = kept
-        return {"train": {k: src[k] for k in train}, "val": {k: src[k] for k in val},
-                "test": {k: tgt[k] for k in test}, "pool": {k: tgt[k] for k in pool}}
+        return {"train": {k: self._train_files(src[k], tgt[k]) for k in train}, "val": {k: src[k] for k in val},
+                "test": {k: self._test_files(k, src[k], tgt[k]) for k in test}, "pool": {k: tgt[k] for k in pool}}
+
+    def _train_files(self, source: list[Path], target: list[Path]) -> list[Path]:
+        """A training class's images in ``train_domain``."""
+        domain = self.config.train_domain
+        return list(source) if domain == "source" else list(target) if domain == "target" else [*source, *target]
+
+    def _test_files(self, key: str, source: list[Path], target: list[Path]) -> list[Path]:
+        """A test class's target images, or (``test_domain=source``) a seeded choice of as many source images, so
+        an episode of either holds the same classes at the same sample positions."""
+        c = self.config
+        if c.test_domain == "target":
+            return target
+        if len(source) < len(target):
+            raise metareg.ConfigError(
+                f"benchmark.folder.test_domain=source: test class {key!r} has {len(source)} images in "
+                f"{', '.join(self.source)}, fewer than its {len(target)} in {', '.join(self.target)}, so its source "
+                f"episodes cannot match the target's; swap source and target, or use test_domain=target")
+        pick = torch.randperm(len(source), generator=metareg.torch_generator(c.split_seed, "source-test", key))
+        return [source[i] for i in sorted(pick[:len(target)].tolist())]
 
     def _split_miniimagenet(self, path: Path):
         c = self.config

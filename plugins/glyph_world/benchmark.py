@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 import metareg
-from metareg import POOL_REGIMES, EpisodeSplits, TaskBatch
+from metareg import POOL_REGIMES, TEST_DOMAINS, TRAIN_DOMAINS, EpisodeSplits, TaskBatch
 from metareg_plugins.glyph_world import fonts, scripts, splits, world
 from metareg_plugins.glyph_world.world import World
 
@@ -50,6 +50,16 @@ class GlyphWorld(metareg.Benchmark):
       so both train and test on the very same classes, and ``pool`` is a pool-only setting, so the engine
       evaluates both on the very same episodes.
 
+    Headroom rows (``domains=style`` only; script domains have no source rendering of a target-script character
+    and no target rendering of a source one, so anything but the defaults is a ConfigError there):
+
+    - ``test_domain=source``: the test classes' print renderings instead of their handwriting, a seeded subset of
+      as many as the class has handwritten ones, so the engine draws the very same episodes (classes, sample
+      positions) as for ``target``: the test score without the shift.
+    - ``train_domain=target``: the oracle. Meta-train on the handwritten renderings of the training classes that
+      have them (at least ``k_shot + n_query``; ``target_train_classes`` counts them), labelled; ``both``: every
+      training class's print renderings plus its handwritten ones. Validation stays print, the source domain.
+
     Test classes and their renderings never reach training or the pool. ``indices`` maps "train", "val", "test" and
     "pool" to {code point: rows of ``world.images``}; ``world.fonts_of(code)`` names a class's faces.
 
@@ -67,6 +77,7 @@ class GlyphWorld(metareg.Benchmark):
             and the stroke blend toward a 3x3 dilation or erosion (0..1).
         val_fraction: source classes held out for validation.  test_fraction: (style) handwritten characters that
             are test classes.  pool_fraction: target classes (script) or handwritten characters (style) in the pool.
+        test_domain: ``target`` or ``source``; train_domain: ``source``, ``target`` or ``both`` (above).
         fontpkg: use the installed fontpkg-* fonts (false: matplotlib's alone, the world without the extra).
         render_seed: the jitter; split_seed: the class splits.
 
@@ -109,11 +120,14 @@ class GlyphWorld(metareg.Benchmark):
         val_fraction: float = 0.2
         test_fraction: float = 0.4
         pool_fraction: float = 0.3
+        test_domain: str = "target"
+        train_domain: str = "source"
         fontpkg: bool = True
         render_seed: int = 0
         split_seed: int = 0
 
     ranges = {"domains": metareg.Choice(*DOMAINS), "pool": metareg.Choice(*POOL_REGIMES),
+              "test_domain": metareg.Choice(*TEST_DOMAINS), "train_domain": metareg.Choice(*TRAIN_DOMAINS),
               "n_way": metareg.Range.at_least(2), "k_shot": metareg.Range.at_least(1),
               "n_query": metareg.Range.at_least(1), "image_size": metareg.Range.at_least(8),
               "min_fonts": metareg.Range.at_least(1), "renderings": metareg.Range.at_least(1),
@@ -130,16 +144,23 @@ class GlyphWorld(metareg.Benchmark):
         """The installed font distributions (``fonts.installed_fonts_identity``): the world differs with them."""
         return fonts.installed_fonts_identity(config.fontpkg)
 
-    def __init__(self, config):
-        super().__init__(config)
+    @classmethod
+    def check_settings(cls, config) -> None:
+        """The rules that tie settings together (each setting's own values are declared in ``ranges``)."""
         c = config
-        if c.test_fraction + c.pool_fraction >= 1:  # each fraction's own range is declared in ``ranges``
+        if c.test_fraction + c.pool_fraction >= 1:
             raise metareg.ConfigError(f"{KEY}.test_fraction: test_fraction + pool_fraction must be below 1 (the rest "
                                       f"of the handwritten characters train), got {c.test_fraction} + "
                                       f"{c.pool_fraction}")
+        _check_domains(c, scripts.parse_scripts(c.source_scripts, "source_scripts"),
+                       scripts.parse_scripts(c.target_scripts, "target_scripts"))
+
+    def __init__(self, config):
+        super().__init__(config)
+        c = config
+        self.check_settings(c)  # resolution ran it too; a benchmark built by hand is held to it here
         self.source = scripts.parse_scripts(c.source_scripts, "source_scripts")
         self.target = scripts.parse_scripts(c.target_scripts, "target_scripts")
-        _check_domains(c, self.source, self.target)
         names = scripts.in_world_order(self.source + self.target)
         alphabets = {n: scripts.script_codes(n) for n in names}
         data, self.cache_file, self.from_cache = world.load_or_build(fonts.font_files(c.fontpkg), alphabets, c)
@@ -185,13 +206,43 @@ class GlyphWorld(metareg.Benchmark):
         """Rows per class and split: source-domain samples for train and val, target-domain ones for test and
         pool; in the ``shared`` regime the pool is the target-domain samples of the training classes."""
         source_kind = None if self.config.domains == "script" else False
-        out = {"train": {code: self.world.rows_of(code, source_kind) for code in sorted(classes["train"])},
+        out = {"train": self._train_rows(classes["train"], source_kind),
                "val": {code: self.world.rows_of(code, source_kind) for code in sorted(classes["val"])},
-               "test": {code: self.world.rows_of(code, self.target_kind) for code in sorted(classes["test"])}}
+               "test": {code: self._test_rows(code) for code in sorted(classes["test"])}}
         pool_classes = classes["train"] if self.config.pool == "shared" else classes["pool"]
         pool = {code: self.world.rows_of(code, self.target_kind) for code in sorted(pool_classes)}
         out["pool"] = {code: rows for code, rows in pool.items() if rows}
         return out
+
+    def _train_rows(self, train: list[int], source_kind: bool | None) -> dict[int, list[int]]:
+        """The training classes' rows in ``train_domain``: print, handwritten (the classes with enough of them), or
+        both. Sets ``target_train_classes``, how many training classes have handwritten renderings to train on."""
+        c = self.config
+        handwritten = {code: self.world.rows_of(code, True) for code in sorted(train)} if c.domains == "style" else {}
+        handwritten = {code: rows for code, rows in handwritten.items() if len(rows) >= c.k_shot + c.n_query}
+        self.target_train_classes = len(handwritten)
+        if c.train_domain == "target":
+            return handwritten
+        out = {code: self.world.rows_of(code, source_kind) for code in sorted(train)}
+        if c.train_domain == "both":
+            out = {code: rows + handwritten.get(code, []) for code, rows in out.items()}
+        return out
+
+    def _test_rows(self, code: int) -> list[int]:
+        """A test class's handwritten rows, or (``test_domain=source``) as many of its print rows, a seeded choice,
+        so that an episode drawn from either holds the same classes at the same sample positions."""
+        target = self.world.rows_of(code, self.target_kind)
+        if self.config.test_domain == "target":
+            return target
+        printed = self.world.rows_of(code, False)
+        if len(printed) < len(target):
+            raise metareg.ConfigError(
+                f"{KEY}.test_domain=source: test character U+{code:04X} has {len(printed)} print renderings, fewer "
+                f"than its {len(target)} handwritten ones, so its source episodes cannot match the target's; use "
+                f"test_domain=target, or raise renderings")
+        pick = torch.randperm(len(printed), generator=metareg.torch_generator(self.config.split_seed, "source-test",
+                                                                              code))[:len(target)]
+        return [printed[i] for i in sorted(pick.tolist())]
 
     # ------------------------------------------------------------------------------------------------ checks
     def _counts(self) -> str:
@@ -239,11 +290,18 @@ def _unit(images: torch.Tensor) -> torch.Tensor:
 
 
 def _check_domains(c, source: list[str], target: list[str]) -> None:
-    """The rules that tie settings together (each setting's own values are declared in ``ranges``)."""
+    """The rules that tie the domain settings together, given the parsed script lists."""
     if c.domains == "script" and c.pool == "shared":
         raise metareg.ConfigError(
             f"{KEY}.pool=shared needs domains=style: with script domains the training classes are source-script "
             f"characters, which have no samples in a target script; use domains=style, or pool=disjoint"
+        )
+    if c.domains == "script" and (c.test_domain, c.train_domain) != ("target", "source"):
+        key = "test_domain" if c.test_domain != "target" else "train_domain"
+        raise metareg.ConfigError(
+            f"{KEY}.{key}={getattr(c, key)} needs domains=style: with script domains a test character has no "
+            f"rendering in a source script and a training character none in a target script; use domains=style, "
+            f"or leave {key} at its default"
         )
     if c.domains == "script" and (not source or not target):
         raise metareg.ConfigError(f"{KEY}.target_scripts: script domains need source and target scripts, e.g. "

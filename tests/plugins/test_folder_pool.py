@@ -130,3 +130,45 @@ def test_folder_pool_regimes_are_evaluated_on_the_very_same_episodes(registry, m
         seen[pool] = batches[0]
     assert seen["auto"].shape[-3:] == (3, 16, 16)
     assert torch.equal(seen["auto"], seen["shared"]) and torch.equal(seen["shared"], seen["disjoint"])
+
+
+def _domain_of(office, files) -> set[str]:
+    return {f.relative_to(office).parts[0] for f in files}
+
+
+def test_office_source_test_draws_the_same_classes_from_the_source_domain(office):
+    base = Folder(Folder.Config(path=str(office), **OFFICE))
+    source = Folder(Folder.Config(path=str(office), test_domain="source", **OFFICE))
+    assert source.indices["test"].keys() == base.indices["test"].keys()
+    for k, files in source.indices["test"].items():
+        assert _domain_of(office, files) == {"amazon"} and len(files) == len(base.indices["test"][k])
+    for split in ("train", "val", "pool"):
+        assert source.indices[split] == base.indices[split]
+    assert _episode_classes(base) == _episode_classes(source)
+
+
+def _episode_classes(bench) -> list[list[str]]:
+    """The class of every support image of test episodes drawn with one seed, found by the image's pixels."""
+    owner = {bench.load.decode(f).numpy().tobytes(): k for k, files in bench.indices["test"].items() for f in files}
+    batch = bench.sample("test", 4, torch_generator(0, "test"))
+    as_bytes = (batch.support_x * 255).round().to(torch.uint8)
+    return [[owner[x.numpy().tobytes()] for x in task] for task in as_bytes]
+
+
+def test_office_oracle_and_both_train_on_target_images_of_the_training_classes(office):
+    base = Folder(Folder.Config(path=str(office), **OFFICE))
+    oracle = Folder(Folder.Config(path=str(office), train_domain="target", **OFFICE))
+    both = Folder(Folder.Config(path=str(office), train_domain="both", **OFFICE))
+    assert oracle.indices["train"].keys() == base.indices["train"].keys() == both.indices["train"].keys()
+    for k in base.indices["train"]:
+        assert _domain_of(office, oracle.indices["train"][k]) == {"webcam"}
+        assert both.indices["train"][k] == base.indices["train"][k] + oracle.indices["train"][k]
+    for split in ("val", "test"):
+        assert oracle.indices[split] == base.indices[split]
+
+
+@pytest.mark.parametrize("key, value", [("test_domain", "source"), ("train_domain", "target")])
+def test_domain_settings_without_an_office_target_are_config_errors(tmp_path, office, omniglot, key, value):
+    for layout, path, extra in (("omniglot", omniglot, {}), ("office", office, dict(source="amazon", target="none"))):
+        with pytest.raises(metareg.ConfigError, match=rf"benchmark\.folder\.{key}={value} needs the office layout"):
+            Folder(Folder.Config(path=str(path), layout=layout, **{key: value}, **extra, **EPISODE))

@@ -308,3 +308,68 @@ def test_a_grid_cell_on_another_device_keeps_its_identity(registry):
     auto, selection = resolve(registry, [], {"learner": "protonet", "benchmark": "glyph-world"})
     cpu, _ = resolve(registry, [], {"learner": "protonet", "benchmark": "glyph-world", "device": "cpu"})
     assert identity(cpu, selection) == identity(auto, selection)
+
+
+@pytest.fixture(scope="module")
+def source_test_bench(small_world, style_bench):
+    return _build(small_world, domains="style", test_domain="source")
+
+
+@pytest.fixture(scope="module")
+def oracle_bench(small_world, style_bench):
+    return _build(small_world, domains="style", train_domain="target")
+
+
+def _episode_classes(bench, batch) -> list[list[int]]:
+    """The class (code point) of every support image of every episode, found by the image's pixels."""
+    owner = {}
+    for code, rows in bench.indices["test"].items():
+        for r in rows:
+            owner[bench.world.images[r].numpy().tobytes()] = code
+    as_bytes = (batch.support_x * 255).round().to(torch.uint8)
+    return [[owner[x.numpy().tobytes()] for x in task] for task in as_bytes]
+
+
+def test_source_test_episodes_draw_the_same_classes_in_print(style_bench, source_test_bench):
+    w = style_bench.world
+    assert source_test_bench.indices["test"].keys() == style_bench.indices["test"].keys()
+    for code, rows in source_test_bench.indices["test"].items():
+        assert len(rows) == len(style_bench.indices["test"][code])  # as many, so the draws line up
+        assert all(not w.handwritten_row[r] for r in rows) and all(w.handwritten_row[r] for r in
+                                                                   style_bench.indices["test"][code])
+    for split in ("train", "val", "pool"):
+        assert source_test_bench.indices[split] == style_bench.indices[split]
+    target, source = (bench.sample("test", 4, torch_generator(0, "test")) for bench in (style_bench,
+                                                                                          source_test_bench))
+    assert _episode_classes(style_bench, target) == _episode_classes(source_test_bench, source)
+    assert not torch.equal(target.support_x, source.support_x)
+
+
+def test_the_oracle_trains_on_handwriting_of_training_classes_and_tests_as_the_baseline(style_bench, oracle_bench):
+    w = style_bench.world
+    assert set(oracle_bench.indices["train"]) <= set(style_bench.indices["train"])
+    assert len(oracle_bench.indices["train"]) == oracle_bench.target_train_classes >= oracle_bench.config.n_way
+    assert all(w.handwritten_row[r] for rows in oracle_bench.indices["train"].values() for r in rows)
+    for split in ("val", "test"):
+        assert oracle_bench.indices[split] == style_bench.indices[split]
+        a, b = (bench.sample(split, 2, torch_generator(0, split)) for bench in (style_bench, oracle_bench))
+        assert torch.equal(a.query_x, b.query_x)
+
+
+def test_both_domains_train_every_class_on_its_print_and_handwritten_renderings(small_world, style_bench,
+                                                                                 oracle_bench):
+    both = _build(small_world, domains="style", train_domain="both")
+    assert both.indices["train"].keys() == style_bench.indices["train"].keys()
+    for code, rows in both.indices["train"].items():
+        assert rows == style_bench.indices["train"][code] + oracle_bench.indices["train"].get(code, [])
+
+
+@pytest.mark.parametrize("settings, match", [
+    (dict(test_domain="source"), r"glyph-world\.test_domain=source needs domains=style"),
+    (dict(train_domain="both"), r"glyph-world\.train_domain=both needs domains=style"),
+    (dict(train_domain="oracle"), r"glyph-world\.train_domain must be one of source, target, both"),
+])
+def test_domain_settings_the_script_domains_cannot_serve_are_config_errors(small_world, script_bench, settings,
+                                                                          match):
+    with pytest.raises(metareg.ConfigError, match=match):
+        _build(small_world, **settings)

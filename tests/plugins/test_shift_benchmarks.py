@@ -107,3 +107,57 @@ def test_the_pool_regimes_are_evaluated_on_the_very_same_episodes(registry, monk
         run.evaluate("test", 3)
         seen[pool] = batches[0]
     assert torch.equal(seen["disjoint"], seen["shared"])
+
+
+def _test_batches(registry, monkeypatch, overrides: list[str], split: str = "test"):
+    """The query batch the engine evaluates first on ``split`` of digits-shift with ``overrides``."""
+    from metareg.run.config import parse_overrides, resolve
+    from metareg.run.engine import Run
+
+    settings = parse_overrides([*overrides, "benchmark.digits-shift.image_size=16", "backbone.conv4.channels=4",
+                                "train.eval_batch_size=3"])
+    cfg, selection = resolve(registry, settings, {"learner": "protonet", "benchmark": "digits-shift", "device": "cpu"})
+    run = Run(cfg, selection, registry)
+    batches = []
+    monkeypatch.setattr(run.learner, "predict", lambda b, keep=batches: keep.append(b.query_x) or
+                        run.learner.__class__.predict(run.learner, b))
+    run.evaluate(split, 3)
+    return batches[0]
+
+
+def test_source_test_episodes_are_the_target_episodes_before_the_transform(registry, monkeypatch):
+    """test_domain=source: the engine draws the very same samples, untransformed: what the shift costs."""
+    target = _test_batches(registry, monkeypatch, [])
+    source = _test_batches(registry, monkeypatch, ["benchmark.digits-shift.test_domain=source"])
+    assert not torch.equal(source, target)
+    shifted = shift_images(source.reshape(-1, *source.shape[-3:]), ["rotate"], 90.0, 0.3, 1.0, 0.6, 0)
+    torch.testing.assert_close(shifted.reshape(target.shape), target)
+
+
+def test_the_oracle_trains_on_transformed_training_images_and_is_tested_on_the_baseline_episodes(registry,
+                                                                                                  monkeypatch):
+    oracle = ["benchmark.digits-shift.train_domain=target"]
+    for split in ("val", "test"):
+        assert torch.equal(_test_batches(registry, monkeypatch, [], split),
+                           _test_batches(registry, monkeypatch, oracle, split))
+    bench = DigitsShift(DigitsShift.Config(train_domain="target", shift=["invert"]))
+    both = DigitsShift(DigitsShift.Config(train_domain="both", shift=["invert"]))
+    for c, idx in bench.indices["train"].items():
+        assert torch.equal(bench.pools["train"].by_class[c], 1 - bench.images[idx])
+        assert torch.equal(both.pools["train"].by_class[c], torch.cat([bench.images[idx], 1 - bench.images[idx]]))
+
+
+def test_domain_settings_at_their_defaults_leave_the_run_identity_as_it_was(registry):
+    """Declaring test_domain and train_domain kept every stored run id: at the defaults they are not hashed."""
+    from metareg.run.config import config_hash, identity, parse_overrides, resolve
+
+    def resolved(*overrides):
+        return resolve(registry, parse_overrides(list(overrides)), {"learner": "protonet", "benchmark": "digits-shift"})
+
+    payload = identity(*resolved())
+    assert not {"test_domain", "train_domain"} & set(payload["config"]["benchmark"]["digits-shift"])
+    plain = config_hash(*resolved())
+    assert plain == config_hash(*resolved("benchmark.digits-shift.test_domain=target",
+                                          "benchmark.digits-shift.train_domain=source"))
+    assert len({plain, config_hash(*resolved("benchmark.digits-shift.test_domain=source")),
+                config_hash(*resolved("benchmark.digits-shift.train_domain=target"))}) == 3

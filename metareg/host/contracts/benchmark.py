@@ -15,6 +15,21 @@ from metareg.toolkit.tasks import TaskBatch, TaskSpec
 #: training classes, or of the training classes themselves (the cross-platform regime)
 POOL_REGIMES = ("disjoint", "shared")
 
+#: the values of a shift benchmark's ``test_domain`` setting: test episodes of the target domain (the default), or
+#: the source-domain renderings of the *same* test classes, drawn as the same episodes (what the shift costs)
+TEST_DOMAINS = ("target", "source")
+#: the values of a shift benchmark's ``train_domain`` setting: meta-train on the source domain (the default), on
+#: labelled target-domain samples of the training classes (the oracle: the ceiling no unsupervised alignment can
+#: beat), or on both
+TRAIN_DOMAINS = ("source", "target", "both")
+#: the domain settings at the values every shift benchmark had before they existed. A benchmark opts in by
+#: declaring either field in its ``Config`` (with ``metareg.Choice(*TEST_DOMAINS)`` / ``Choice(*TRAIN_DOMAINS)``
+#: ranges). At these values a setting leaves a run's identity as it was, and the engine seeds evaluation episodes
+#: as if neither setting existed, so the baseline, the oracle and the source-test row are tested on the very same
+#: episodes (test_domain=source: the same classes and sample positions, where each test class has as many
+#: source-domain samples as target-domain ones, which the benchmark arranges)
+DOMAIN_DEFAULTS = {"test_domain": "target", "train_domain": "source"}
+
 
 class Benchmark(Part, ABC):
     """Constructed as ``cls(config)``; data comes from the package, from what it generates, or a path in the config.

@@ -40,6 +40,13 @@ class Part:
     ranges: ClassVar[dict[str, Range | Choice]] = {}
     check_config: ClassVar[dict] = {}
 
+    @classmethod
+    def check_settings(cls, config) -> None:
+        """Raise ``metareg.ConfigError`` naming the key and the fix when settings that are valid one by one (their
+        ``ranges``) do not go together, e.g. a benchmark's ``train_domain=target`` where its domains have no
+        labelled target samples. Config resolution calls it for every planned cell, so a bad combination stops a
+        grid before any cell runs: keep it cheap and free of data (the constructor checks what needs the data)."""
+
 
 def check_part_ranges(part: Part, family: str, config: object) -> None:
     """``ConfigError`` when ``config`` breaks ``part``'s declared ``ranges``, the key named ``<family>.<name>.<key>``:
