@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from metareg.board.headroom import Headroom, headroom, role, without_default_domains, without_domains
 from metareg.host import families
 from metareg.run.config import EXECUTION_ONLY, _flatten
 from metareg.toolkit.metrics import HIGHER_IS_BETTER
@@ -116,6 +117,7 @@ class Entry:
     errors: list[str] = field(default_factory=list)
     wall_times: list[float] = field(default_factory=list)
     histories: list[list[dict]] = field(default_factory=list)
+    per_seed: dict[int, float] = field(default_factory=dict)  # seed -> that run's mean test metric
     settings: str = ""  # what tells it apart from entries with the same parts in its section
     baseline: "Entry | None" = None
     rank: int | None = None
@@ -222,6 +224,12 @@ class Section:
         return self.benchmark + (f" [{self.settings}]" if self.settings else "")
 
     @property
+    def headroom(self) -> list[Headroom]:
+        """The headroom views of a shift benchmark's rows (``metareg.board.headroom``); empty without an oracle or
+        source-test row."""
+        return headroom(self.entries, self.higher_is_better)
+
+    @property
     def curves(self) -> list[Curve]:
         """Each row's validation curve (see :class:`Curve`), in row order."""
         return [validation_curve(e.histories, validation_key(self.metric), self.higher_is_better)
@@ -267,6 +275,7 @@ def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboa
     entries: dict[str, Entry] = {}
 
     def entry_for(config: dict, parts: dict) -> Entry:
+        config = without_default_domains(config)
         key = combination_key(config)
         if key not in entries:
             entries[key] = Entry(key, _without(config, EXECUTION_ONLY), dict(parts))
@@ -299,12 +308,15 @@ def _pool_metrics(entry: Entry, rows) -> None:
     estimates = [Estimate(r.metrics[entry.metric]["mean"], r.metrics[entry.metric]["ci95"],
                           r.metrics[entry.metric]["n"]) for r in rows if entry.metric in (r.metrics or {})]
     entry.estimate = pool(estimates) if estimates else None
+    entry.per_seed = {r.seed: r.metrics[entry.metric]["mean"] for r in rows if entry.metric in (r.metrics or {})}
 
 
 def _sections(entries: list[Entry]) -> list[Section]:
     groups: dict[tuple, list[Entry]] = {}
     for entry in entries:
-        groups.setdefault((entry.parts["benchmark"], json.dumps(entry.config.get("benchmark"), sort_keys=True)),
+        # a benchmark's domain settings (the oracle, the source test) stay in the section of its other settings
+        groups.setdefault((entry.parts["benchmark"],
+                           json.dumps(without_domains(entry.config).get("benchmark"), sort_keys=True)),
                           []).append(entry)
     names = [bench for bench, _ in groups]
     sections = []
@@ -346,9 +358,11 @@ def _label_settings(members: list[Entry]) -> None:
 
 
 def _rank(section: Section) -> None:
-    """Competition ranking (1, 2, 2, 4) by mean in the metric's direction; no rank without a direction."""
+    """Competition ranking (1, 2, 2, 4) by mean in the metric's direction; no rank without a direction, nor for
+    an oracle or source-test row."""
     direction = section.higher_is_better
-    scored = [e for e in section.entries if e.estimate is not None]
+    # an oracle or source-test row is a reference (it trains or tests on other data), not a method: no rank
+    scored = [e for e in section.entries if e.estimate is not None and role(e) is None]
     if direction is None:
         return
     for entry in scored:

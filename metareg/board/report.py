@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from metareg.board.build import Board, Curve, Entry, Section
+from metareg.board.headroom import fmt_share, role
 from metareg.toolkit.stats import Estimate
 
 MISSING = "—"
@@ -63,7 +64,7 @@ def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
         f"{section.metric or 'metric'}{arrow} (mean ± 95% CI)", "n", "baseline", "Δ vs baseline", "runs", "failed",
         "wall s/run"] + ([DOMAIN_HEADER] if with_domain else [])
     entries = section.entries
-    best_mean = _best([e.estimate.mean if e.estimate else None for e in entries], higher)
+    best_mean = _best([e.estimate.mean if e.estimate and role(e) is None else None for e in entries], higher)
     best_delta = _best([e.delta for e in entries], higher, improves=True)
     best_wall = _best([e.wall_time for e in entries], False)
     rows = []
@@ -102,7 +103,66 @@ def section_note(section: Section) -> str:
             f"learner with no adversary and no generator; Δ = mean − baseline mean. Bold: best in its column."
             + (" Domain acc.: the adversary's domain discriminator on source against target features over the last "
                "quarter of meta-training, mean over seeds (0.5: the domains are indistinguishable)."
-               if section.has_domain_accuracy else ""))
+               if section.has_domain_accuracy else "")
+            + (" Rows with a domain setting (train_domain=target: the oracle; test_domain=source: the source test) "
+               "are references, not methods: unranked, never bold, and measured against in the headroom table."
+               if any(role(e) for e in section.entries) else ""))
+
+
+def headroom_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
+    """The headroom view (``metareg.board.headroom``) as one table: a row per adversary or generator row of each
+    reference combination, or one row with none, beside its baseline, oracle and source test."""
+    header = ["learner", "backbone", "settings", "baseline", "oracle", "source test", "gap (oracle − baseline)",
+              "seeds' spread", "row", "Δ vs baseline", "per-seed Δ", "share of gap closed"]
+    rows = []
+    for view in section.headroom:
+        base = view.baseline
+        first = [Cell(base.parts["learner"] or MISSING), Cell(base.parts["backbone"] or MISSING),
+                 Cell(base.settings or MISSING), Cell(_estimate(base.estimate)),
+                 Cell(_estimate(view.oracle.estimate if view.oracle else None)),
+                 Cell(_estimate(view.source_test.estimate if view.source_test else None)),
+                 Cell(MISSING if view.gap is None else f"{view.gap:+.3f}"),
+                 Cell(MISSING if view.spread is None else f"{view.spread:.3f}")]
+        for variant in view.variants or [None]:
+            if variant is None:
+                rest = [Cell(MISSING), Cell(MISSING), Cell(MISSING), Cell(fmt_share(view, None))]
+            else:
+                parts = " + ".join(variant.entry.parts[k] for k in ("adversary", "generator")
+                                   if variant.entry.parts.get(k))
+                seeds = ", ".join(f"{s}: {d:+.3f}" for s, d in variant.per_seed.items()) or MISSING
+                rest = [Cell(parts), Cell(MISSING if variant.delta is None else f"{variant.delta:+.3f}"),
+                        Cell(seeds), Cell(fmt_share(view, variant))]
+            rows.append(first + rest)
+    return header, rows
+
+
+HEADROOM_TITLE = "Headroom: the share of the gap to the oracle each row closed"
+
+
+def headroom_note(section: Section) -> str:
+    return ("Baseline: the learner trained on the source domain with no adversary and no generator. Oracle: the "
+            "same meta-trained on labelled target data (train_domain=target), the ceiling no unsupervised alignment "
+            "can beat. Source test: the same learner tested on the source-domain samples of "
+            "the very same test episodes (test_domain=source). Share of gap closed = (row − baseline) / (oracle − "
+            "baseline); \"no headroom\" where the gap is within the seeds' spread (the larger standard deviation "
+            "of the baseline's and the oracle's per-seed means; with one seed, the larger 95% CI). Per-seed Δ: row "
+            "− baseline on each seed's own episodes.")
+
+
+def _headroom_records(section: Section) -> list[dict]:
+    out = []
+    for view in section.headroom:
+        def mean(e):
+            return e.estimate.mean if e is not None and e.estimate is not None else None
+
+        out.append({"learner": view.baseline.parts["learner"], "backbone": view.baseline.parts["backbone"],
+                    "settings": view.baseline.settings, "baseline": mean(view.baseline),
+                    "oracle": mean(view.oracle), "source_test": mean(view.source_test), "gap": view.gap,
+                    "spread": view.spread, "no_headroom": view.no_headroom,
+                    "rows": [{"adversary": v.entry.parts["adversary"], "generator": v.entry.parts["generator"],
+                              "delta": v.delta, "per_seed_delta": {str(k): d for k, d in v.per_seed.items()},
+                              "share_of_gap_closed": v.share} for v in view.variants]})
+    return out
 
 
 def curve_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
@@ -200,6 +260,9 @@ def to_markdown(board: Board, *, curves: bool = False) -> str:
             out.append(f"- failed: {entry.label}: {error}")
         if failures(section):
             out.append("")
+        if section.headroom:
+            out += [f"### {HEADROOM_TITLE}", "", headroom_note(section), ""]
+            out += _markdown_table(*headroom_table(section)) + [""]
         if curves:
             out += [f"### {curve_title(section)}", "", curve_note(section), ""]
             if any(curve.iterations for curve in section.curves):
@@ -256,6 +319,9 @@ def to_html(board: Board, *, curves: bool = False) -> str:
         if failures(section):
             out.append('<ul class="failures">' + "".join(f"<li>failed: {esc(e.label)}: {esc(err)}</li>"
                                                          for e, err in failures(section)) + "</ul>")
+        if section.headroom:
+            out += [f"<h3>{esc(HEADROOM_TITLE)}</h3>", f'<p class="note">{esc(headroom_note(section))}</p>']
+            out += _html_table(*headroom_table(section), 3)
         if curves:
             out += [f"<h3>{esc(curve_title(section))}</h3>", f'<p class="note">{esc(curve_note(section))}</p>']
             if any(curve.iterations for curve in section.curves):
@@ -315,6 +381,8 @@ def to_json(board: Board, *, curves: bool = False) -> str:
         sections.append({"benchmark": section.benchmark, "settings": section.settings, "metric": section.metric,
                          "higher_is_better": section.higher_is_better,
                          "rows": [next(rows) for _ in section.entries]})
+        if section.headroom:  # only then, so a board without oracle or source-test rows reads as before
+            sections[-1]["headroom"] = _headroom_records(section)
         if curves:
             sections[-1]["curves"] = [_curve_record(e, c) for e, c in zip(section.entries, section.curves)]
     return json.dumps({"title": board.title, "description": board.description, "sections": sections,
