@@ -14,8 +14,10 @@ class Jitter(metareg.Generator):
     """Warped copies of the support set's own images: the non-generative control that a generator must beat.
 
     It appends ``n_aug`` copies per class of each support set's own images, each under a seeded random affine warp,
-    an elastic distortion and pixel noise, at support weight ``aug_weight``: MT-GAN's interface and defaults
-    (``n_aug``, ``aug_weight``, ``augment_meta_train``), without a model.
+    an elastic distortion and pixel noise, at support weight ``aug_weight``: MT-GAN's interface (``n_aug``,
+    ``aug_weight``, ``augment_meta_train``), without a model. ``n_aug`` and ``aug_weight`` were chosen on
+    validation episodes alone, on the same grid as MT-GAN's (``benchmarks/suites/augment-val.yaml``,
+    docs/generator.md), so the control is tuned exactly as much as the generator it controls for.
 
     Why: a generator's gain is only a gain if cheap augmentation does not give it too. Jitter needs no fitting and
     adds no information about the target domain: every copy is a perturbation of a real support sample. So a
@@ -35,8 +37,8 @@ class Jitter(metareg.Generator):
     sheet, not tuned; ``metareg tune`` is where they would be chosen on validation.
 
     Config:
-        n_aug: copies appended per class to every support set.
-        aug_weight: each copy's support weight (real samples 1), MT-GAN's default.
+        n_aug: copies appended per class to every support set (4: chosen on validation, above).
+        aug_weight: each copy's support weight (real samples 1; 0.3: chosen on validation, above).
         rotation: the largest rotation, in degrees.  scale: the largest relative scale change.
         shift: the largest shift, as a fraction of the image side.
         elastic_alpha, elastic_sigma: the elastic field's size and smoothness, in pixels (0 alpha: none).
@@ -52,8 +54,8 @@ class Jitter(metareg.Generator):
 
     @dataclass
     class Config:
-        n_aug: int = 2
-        aug_weight: float = 0.1
+        n_aug: int = 4
+        aug_weight: float = 0.3
         rotation: float = 15.0
         scale: float = 0.1
         shift: float = 0.1

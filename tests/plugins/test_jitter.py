@@ -62,7 +62,7 @@ def test_each_copy_is_a_perturbation_of_its_own_reference():
     batch = _bumps()
     spec = dataclasses.replace(SPEC, input_shape=(1, 28, 28))
     # a milder warp than the default, so that which image a copy came from is plain to see
-    gen = Jitter(spec, Jitter.Config(rotation=5, shift=0.05, elastic_alpha=1.0))
+    gen = Jitter(spec, Jitter.Config(n_aug=2, rotation=5, shift=0.05, elastic_alpha=1.0))
     gen.fit(Blobs(), torch.device("cpu"), progress=False, seed=0)
     out = gen.augment(batch, split="test")
     for t in range(2):
