@@ -28,7 +28,7 @@ from typing import Iterable, Sequence
 from metareg.board.headroom import Headroom, headroom, role, without_default_domains, without_domains
 from metareg.host import families
 from metareg.run.config import EXECUTION_ONLY, _flatten
-from metareg.toolkit.metrics import HIGHER_IS_BETTER
+from metareg.toolkit.metrics import HIGHER_IS_BETTER, PROBE, task_metric_name
 from metareg.toolkit.stats import Estimate
 
 #: metric name -> whether higher is better (the task metrics of ``metareg.toolkit.functional``)
@@ -118,6 +118,9 @@ class Entry:
     wall_times: list[float] = field(default_factory=list)
     histories: list[list[dict]] = field(default_factory=list)
     per_seed: dict[int, float] = field(default_factory=dict)  # seed -> that run's mean test metric
+    #: the post-hoc alignment probe's held-out domain accuracy (``metareg.run.probe``), mean over the seeds that
+    #: have one; None for a benchmark without a target domain or runs stored before the probe existed
+    probe_accuracy: float | None = None
     settings: str = ""  # what tells it apart from entries with the same parts in its section
     baseline: "Entry | None" = None
     rank: int | None = None
@@ -215,6 +218,11 @@ class Section:
         return HIGHER_IS_BETTER.get(self.metric or "")
 
     @property
+    def has_probe(self) -> bool:
+        """Whether any row has a probe accuracy (then the section shows that column)."""
+        return any(e.probe_accuracy is not None for e in self.entries)
+
+    @property
     def has_domain_accuracy(self) -> bool:
         """Whether any row reports a domain accuracy (then the section shows that column)."""
         return any(e.domain_accuracy is not None for e in self.entries)
@@ -304,11 +312,13 @@ def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboa
 
 
 def _pool_metrics(entry: Entry, rows) -> None:
-    entry.metric = next(iter(rows[0].metrics))
+    entry.metric = task_metric_name(rows[0].metrics)
     estimates = [Estimate(r.metrics[entry.metric]["mean"], r.metrics[entry.metric]["ci95"],
                           r.metrics[entry.metric]["n"]) for r in rows if entry.metric in (r.metrics or {})]
     entry.estimate = pool(estimates) if estimates else None
     entry.per_seed = {r.seed: r.metrics[entry.metric]["mean"] for r in rows if entry.metric in (r.metrics or {})}
+    probes = [r.metrics[PROBE]["mean"] for r in rows if PROBE in (r.metrics or {})]
+    entry.probe_accuracy = math.fsum(probes) / len(probes) if probes else None
 
 
 def _sections(entries: list[Entry]) -> list[Section]:

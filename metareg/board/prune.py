@@ -9,7 +9,7 @@ from pathlib import Path
 
 from metareg.board.build import combination_key
 from metareg.run.files import model_path
-from metareg.toolkit.metrics import HIGHER_IS_BETTER
+from metareg.toolkit.metrics import HIGHER_IS_BETTER, task_metric_name
 
 #: what ``metareg runs prune --keep-models`` accepts
 KEEP = ("all", "best", "none")
@@ -32,7 +32,8 @@ def prune_models(store, keep: str) -> list[Path]:
         for r in rows:
             if not r.metrics:
                 continue
-            name, value = next(iter(r.metrics.items()))
+            name = task_metric_name(r.metrics)
+            value = r.metrics[name]
             score = value["mean"] if HIGHER_IS_BETTER.get(name, True) else -value["mean"]
             key = combination_key(r.config)
             if key not in best or score > best[key][0]:

@@ -26,7 +26,8 @@ from metareg.board.headroom import fmt_share, role
 from metareg.toolkit.stats import Estimate
 
 MISSING = "—"
-DOMAIN_HEADER = "domain acc. (training, last 25%)"
+DOMAIN_HEADER = "adversary's own domain acc. (training, last 25%)"
+PROBE_HEADER = "probe domain acc. (held out)"
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,10 @@ def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
     arrow = {True: " ↑", False: " ↓"}.get(higher, "")
     with_settings = any(e.settings for e in section.entries)
     with_domain = section.has_domain_accuracy
+    with_probe = section.has_probe
     header = ["rank", "learner", "backbone", "adversary", "generator"] + (["settings"] if with_settings else []) + [
         f"{section.metric or 'metric'}{arrow} (mean ± 95% CI)", "n", "baseline", "Δ vs baseline", "runs", "failed",
-        "wall s/run"] + ([DOMAIN_HEADER] if with_domain else [])
+        "wall s/run"] + ([DOMAIN_HEADER] if with_domain else []) + ([PROBE_HEADER] if with_probe else [])
     entries = section.entries
     best_mean = _best([e.estimate.mean if e.estimate and role(e) is None else None for e in entries], higher)
     best_delta = _best([e.delta for e in entries], higher, improves=True)
@@ -86,6 +88,8 @@ def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
         ]
         if with_domain:
             row.append(Cell(MISSING if e.domain_accuracy is None else f"{e.domain_accuracy:.2f}"))
+        if with_probe:
+            row.append(Cell(MISSING if e.probe_accuracy is None else f"{e.probe_accuracy:.2f}"))
         rows.append(row)
     return header, rows
 
@@ -101,9 +105,12 @@ def section_note(section: Section) -> str:
     return (f"Test {section.metric}{said} on the benchmark's test episodes (its target domain "
             f"where it has one): mean ± Student-t 95% CI over every seed's episodes (n episodes). Baseline: the same "
             f"learner with no adversary and no generator; Δ = mean − baseline mean. Bold: best in its column."
-            + (" Domain acc.: the adversary's domain discriminator on source against target features over the last "
-               "quarter of meta-training, mean over seeds (0.5: the domains are indistinguishable)."
-               if section.has_domain_accuracy else "")
+            + (" Adversary's own domain acc.: its discriminator on source against target features over the last "
+               "quarter of meta-training, mean over seeds; it lags the features it is trained against, so read "
+               "alignment from the probe." if section.has_domain_accuracy else "")
+            + (" Probe domain acc.: after training, a fresh discriminator on the frozen features of source and "
+               "target episodes, scored on episodes it never saw, mean over seeds (0.5: the domains cannot be told "
+               "apart; metareg/run/probe.py)." if section.has_probe else "")
             + (" Rows with a domain setting (train_domain=target: the oracle; test_domain=source: the source test) "
                "are references, not methods: unranked, never bold, and measured against in the headroom table."
                if any(role(e) for e in section.entries) else ""))
@@ -342,7 +349,9 @@ def to_html(board: Board, *, curves: bool = False) -> str:
 
 
 def records(board: Board) -> list[dict]:
-    """One dict of raw values per row of the board, in board order (what CSV and JSON carry)."""
+    """One dict of raw values per row of the board, in board order (what CSV and JSON carry); every row has
+    ``probe_domain_accuracy`` when any row of the board has a probe, so CSV's columns are the same for all."""
+    with_probe = any(section.has_probe for section in board.sections)
     out = []
     for section in board.sections:
         for e in section.entries:
@@ -358,6 +367,8 @@ def records(board: Board) -> list[dict]:
                 "baseline_ci95": None if e.is_baseline or base is None else base.ci95,
                 "delta": e.delta, "wall_time": e.wall_time, "domain_accuracy": e.domain_accuracy, "errors": e.errors,
             })
+            if with_probe:  # only then, so a board without probes reads byte for byte as before they existed
+                out[-1]["probe_domain_accuracy"] = e.probe_accuracy
     return out
 
 

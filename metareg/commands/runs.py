@@ -155,7 +155,10 @@ def metric_text(metrics: dict | None, digits: int = 3) -> str:
     """The first metric a run reports (the one the leaderboard ranks by): ``accuracy 0.912 ± 0.011``."""
     if not metrics:
         return MISSING
-    name, value = next(iter(metrics.items()))
+    from metareg.toolkit.metrics import task_metric_name
+
+    name = task_metric_name(metrics)
+    value = metrics[name]
     ci95 = value.get("ci95")
     return f"{name} {value['mean']:.{digits}f}" + (f" ± {ci95:.{digits}f}" if ci95 is not None else "")
 

@@ -27,9 +27,10 @@ from metareg.run.config import LOG_EVERY, Selection, config_hash, part_config, t
 from metareg.run.deferred_signals import deferred_signals
 from metareg.run.files import checkpoint_path
 from metareg.run.models import model_state
+from metareg.run.probe import domain_probe
 from metareg.run.record import RunResult
 from metareg.toolkit.functional import task_metric
-from metareg.toolkit.metrics import BY_KIND as METRICS
+from metareg.toolkit.metrics import BY_KIND as METRICS, PROBE
 from metareg.toolkit.sample_weights import batch_norm_weights, with_query_weights
 from metareg.toolkit.stats import mean_ci95
 from metareg.toolkit.tasks import TaskBatch, seed_hash, torch_generator
@@ -120,6 +121,9 @@ class Run:
                               checkpoint_dir=checkpoint_dir, seed=self.seed)
             self._train(history, progress, checkpoint_dir)
             metrics = self.evaluate("test", self.cfg.train.test_tasks)
+            probe = domain_probe(self.learner, self.benchmark, self.seed, self.device)
+            if probe is not None:  # after the task metric, which stays first: the one the board ranks by
+                metrics[PROBE] = probe
             status, error = "done", None
         except (KeyboardInterrupt, SystemExit):
             raise

@@ -118,7 +118,6 @@ def test_good_chunk_settings_resolve(registry, key, value):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the CPU probe reads /proc")
 def test_the_cpu_probe_measures_a_meta_step_that_grows_with_its_tasks():
     learner, batch = build_learner(*CASES[0])
-    params = list(learner.parameters())
 
     def step(c):
         return memory_budget.measure_peak(lambda: learner.meta_loss(batch.tasks(0, c)).loss.backward(),
