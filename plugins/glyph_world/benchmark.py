@@ -44,8 +44,9 @@ class GlyphWorld(metareg.Benchmark):
     The unlabelled target pool (``pool``), the two regimes of domain-adversarial training (Ganin et al. 2016):
 
     - ``disjoint`` (default): target-domain renderings of the pool classes, which are neither train nor test classes;
-    - ``shared`` (``domains=style`` only): the handwriting renderings of the training classes (180 of them by
-      default), the regime domain-adversarial theory covers. Script domains have no samples of a source character in a
+    - ``shared`` (``domains=style`` only): the handwriting renderings of the training classes that have them
+      (170 classes at the style-dann suite's 16 px, against the disjoint pool's 87: the two pools are not the same
+      size), the regime domain-adversarial theory covers. Script domains have no samples of a source character in a
       target script, so ``shared`` there is a ConfigError. The pool classes are held out of training in both regimes,
       so both train and test on the very same classes, and ``pool`` is a pool-only setting, so the engine
       evaluates both on the very same episodes.
