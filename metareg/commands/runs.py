@@ -1,12 +1,13 @@
 """``metareg runs``: the stored runs one per row, and ``metareg runs show RUN_ID``: everything stored about one.
 
-The listing has a run's id, parts, seed, status, test metric (the first the run reports, as mean ± 95% CI), wall
-time, and whether its model file and its mid-run checkpoint file exist (paths from ``metareg.run.files``). The part
-selectors and ``--seeds`` filter it as they filter ``metareg leaderboard`` (``metareg.board.select``), ``--status``
-by status; ``--json`` prints one object per run. A ``running`` row whose runner is gone (``Store`` deletes it when
-its cell is claimed again) reads ``abandoned`` in the table. ``show`` prints the run's parts, status, error, device,
-wall time, metrics, versions, resolved config (YAML), history and files; ``show --json`` the same as one object.
-An unknown run id, or a store that does not exist, is a one-line error (exit 2).
+The listing has a run's id, parts, seed, status, test metric (the task metric, never a diagnostic stored beside it,
+as mean ± 95% CI), wall time, and whether its model file and its mid-run checkpoint file exist (paths from
+``metareg.run.files``). The part selectors and ``--seeds`` filter it as they filter ``metareg leaderboard``
+(``metareg.board.select``), ``--status`` by status; ``--json`` prints one object per run. A ``running`` row whose
+runner is gone (``Store`` deletes it when its cell is claimed again) reads ``abandoned`` in the table. ``show``
+prints the run's parts, status, error, device, wall time, metrics, versions, resolved config (YAML), history and
+files; ``show --json`` the same as one object. An unknown run id, or a store that does not exist, is a one-line
+error (exit 2).
 """
 from __future__ import annotations
 
@@ -152,7 +153,7 @@ def _abandoned(row) -> bool:
 
 
 def metric_text(metrics: dict | None, digits: int = 3) -> str:
-    """The first metric a run reports (the one the leaderboard ranks by): ``accuracy 0.912 ± 0.011``."""
+    """A run's task metric (the one the leaderboard ranks by, ``task_metric_name``): ``accuracy 0.912 ± 0.011``."""
     if not metrics:
         return MISSING
     from metareg.toolkit.metrics import task_metric_name

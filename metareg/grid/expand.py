@@ -288,7 +288,7 @@ def incompatibility(cfg: DictConfig, selection: Selection, probes: dict[str, boo
     from metareg.run.compatibility import context_problem, target_problem
     from metareg.run.config import part_config, to_container
     from metareg.errors import MetaregError
-    from metareg.toolkit.tasks import torch_generator
+    from metareg.host.contracts.benchmark import has_target_domain
 
     problem = context_problem(selection, part_config(cfg, "learner"))
     if problem or selection.adversary is None:
@@ -300,7 +300,7 @@ def incompatibility(cfg: DictConfig, selection: Selection, probes: dict[str, boo
         except MetaregError:
             probes[key] = None  # unknown: the cell's run reports why the benchmark cannot be built
         else:
-            probes[key] = benchmark.target_pool(2, torch_generator(0, "probe")) is not None
+            probes[key] = has_target_domain(benchmark)
     return target_problem(selection, probes[key] is not False)
 
 

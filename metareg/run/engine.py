@@ -17,7 +17,7 @@ import torch
 from omegaconf import DictConfig
 
 from metareg.errors import ConfigError, IncompatibleError
-from metareg.host.contracts.benchmark import DOMAIN_DEFAULTS
+from metareg.host.contracts.benchmark import DOMAIN_DEFAULTS, has_target_domain
 from metareg.host.contracts.generator import call_accepted
 from metareg.host.registry import Registry
 from metareg.run import checkpoints, memory_budget, record
@@ -80,8 +80,7 @@ class Run:
         self.learner = learner_cls(backbone, self.spec, learner_cfg).to(self.device)
         self.adversary = None
         if selection.adversary is not None:
-            problem = target_problem(selection, self.benchmark.target_pool(2, torch_generator(self.seed, "probe"))
-                                     is not None)
+            problem = target_problem(selection, has_target_domain(self.benchmark, self.seed))
             if problem:
                 raise IncompatibleError(problem)
             self.adversary = selection.adversary.cls(backbone.feature_dim, part_config(cfg, "adversary")).to(self.device)

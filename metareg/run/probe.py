@@ -17,11 +17,11 @@ What it does (one fixed seed per run seed, ``metareg.torch_generator(seed, "doma
   probe can only separate domains, not classes. A benchmark without the setting is probed with validation
   episodes (source) against test episodes (target), which differ in classes too: an upper bound on what the
   domains alone give.
-- **A fresh discriminator of DANN's width** (``HIDDEN``: DANN's default 256-256 MLP, ReLU), on features
-  standardised with its training half's statistics, trained with Adam for ``STEPS`` steps of ``BATCH`` samples
-  drawn from the first half of each domain's episodes, and scored on the second half, whose features it never saw: accuracy is
-  measured per held-out episode pair (source and target samples of one episode index), and reported as the mean
-  and Student-t 95% CI over those pairs (episodes, not samples, are the independent units).
+- **A fresh discriminator of DANN's width** (``HIDDEN``: DANN's default 256-256 MLP, ReLU), on features standardised
+  with its training half's statistics, trained with Adam for ``STEPS`` steps of ``BATCH`` samples drawn from the
+  first half of each domain's episodes, and scored on the second half, whose features it never saw: accuracy is
+  measured per held-out episode pair (source and target samples of one episode index), and reported as the mean and
+  Student-t 95% CI over those pairs (episodes, not samples, are the independent units).
 
 0.5 means the domains cannot be told apart; 1.0 that they separate perfectly. Its wall time is stored beside it
 (``seconds``), so its share of a run's wall time can be read off any store (``python -m benchmarks.probe_cost``).
@@ -34,8 +34,9 @@ import time
 import torch
 from torch import nn
 
+from metareg.host.contracts.benchmark import has_target_domain
 from metareg.toolkit.stats import mean_ci95
-from metareg.toolkit.tasks import TaskBatch, seed_hash, torch_generator
+from metareg.toolkit.tasks import seed_hash, torch_generator
 
 #: episodes per domain (half fit the discriminator, half score it)
 EPISODES = 20
@@ -62,14 +63,12 @@ def paired_source(benchmark):
         return None
 
 
-def _episode_features(learner, batch: TaskBatch) -> torch.Tensor:
-    """``[T, S + Q, F]``: each episode's support and query inputs embedded in one call."""
-    return torch.stack([learner.features(torch.cat([sx, qx])) for sx, qx in zip(batch.support_x, batch.query_x)])
-
-
 @torch.no_grad()
 def _features(learner, benchmark, split: str, generator: torch.Generator, device) -> torch.Tensor:
-    return _episode_features(learner, benchmark.sample(split, EPISODES, generator).to(device))
+    """``[EPISODES, S + Q, F]``: each of ``EPISODES`` episodes of ``split``, its support and query inputs embedded
+    in one call."""
+    batch = benchmark.sample(split, EPISODES, generator).to(device)
+    return torch.stack([learner.features(torch.cat([sx, qx])) for sx, qx in zip(batch.support_x, batch.query_x)])
 
 
 def fit_and_score(source: torch.Tensor, target: torch.Tensor, seed: int) -> dict:
@@ -108,7 +107,7 @@ def fit_and_score(source: torch.Tensor, target: torch.Tensor, seed: int) -> dict
 def domain_probe(learner, benchmark, seed: int, device) -> dict | None:
     """The probe's held-out accuracy for a trained ``learner`` on ``benchmark`` (module docstring), or None for a
     benchmark without a target domain."""
-    if benchmark.target_pool(2, torch_generator(seed, "probe")) is None:
+    if not has_target_domain(benchmark, seed):
         return None
     start = time.perf_counter()
     was_training = learner.training

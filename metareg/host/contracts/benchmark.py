@@ -31,6 +31,15 @@ TRAIN_DOMAINS = ("source", "target", "both")
 DOMAIN_DEFAULTS = {"test_domain": "target", "train_domain": "source"}
 
 
+def has_target_domain(benchmark: "Benchmark", seed: int = 0) -> bool:
+    """Whether ``benchmark`` serves an unlabelled target pool: by the contract ``target_pool`` is None without a
+    shift, so two inputs drawn with a throwaway generator tell. Planning, the engine's adversary check and the
+    alignment probe all ask it this way."""
+    from metareg.toolkit.tasks import torch_generator
+
+    return benchmark.target_pool(2, torch_generator(seed, "probe")) is not None
+
+
 class Benchmark(Part, ABC):
     """Constructed as ``cls(config)``; data comes from the package, from what it generates, or a path in the config.
 
