@@ -31,7 +31,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from metareg.errors import ConfigError, IncompatibleError
 from metareg.host import families
-from metareg.host.contracts.benchmark import DOMAIN_DEFAULTS
+from metareg.host.contracts.benchmark import neutral_settings
 from metareg.host.ranges import Choice, Range, check_ranges
 from metareg.host.registry import PartInfo, Registry
 from metareg.run.clipping import FORMS as CLIP_FORMS
@@ -450,7 +450,8 @@ def config_hash(cfg: DictConfig, selection: Selection) -> str:
 
 def identity(cfg: DictConfig, selection: Selection) -> dict:
     """What ``config_hash`` hashes: the config less ``EXECUTION_ONLY`` (the device read as ``auto``) and less the
-    benchmark's domain settings at their defaults (``DOMAIN_DEFAULTS``, so declaring them kept every id), the plugin
+    benchmark's domain settings at their defaults and its ``added_settings`` at theirs (``neutral_settings``, so
+    declaring them kept every id), the plugin
     versions, and the benchmark's ``data_identity`` where it has one. A grid's seeds of one combination differ only
     in ``config.run.seed`` here, so planning builds this once per combination (``metareg.grid.seeds``)."""
     config = to_container(cfg)
@@ -459,7 +460,7 @@ def identity(cfg: DictConfig, selection: Selection) -> dict:
     if "device" in config.get("run", {}):
         config["run"]["device"] = "auto"
     bench = config.get("benchmark", {}).get(config.get("run", {}).get("benchmark"))
-    for key, default in DOMAIN_DEFAULTS.items():  # at its default a domain setting is what ran before it existed
+    for key, default in neutral_settings(selection.benchmark.cls).items():  # at it, what ran before it existed
         if isinstance(bench, dict) and bench.get(key) == default:
             del bench[key]
     payload = {

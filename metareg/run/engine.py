@@ -347,14 +347,16 @@ class Run:
         so the pool regimes are evaluated on the very same episodes too. The domain settings
         (``metareg.host.contracts.benchmark.DOMAIN_DEFAULTS``: ``test_domain``, ``train_domain``) are left out
         of the seed, so a baseline, its oracle and its source-test row draw the same episodes, and the seed of a
-        benchmark that declares them is the one it had before they existed.
+        benchmark that declares them is the one it had before they existed; so are its ``added_settings`` at their
+        declared values (``neutral_settings``).
         """
         bench_cfg = to_container(self.cfg.benchmark)
         name = self.parts["benchmark"]
         canonical = getattr(type(self.benchmark), "pool_only_settings", {})
+        added = getattr(type(self.benchmark), "added_settings", {})
         bench_cfg[name] = {k: v for k, v in {**bench_cfg[name], **{k: v for k, v in canonical.items()
                                                                    if k in bench_cfg[name]}}.items()
-                           if k not in DOMAIN_DEFAULTS}
+                           if k not in DOMAIN_DEFAULTS and not (k in added and v == added[k])}
         generator = torch_generator(self.seed, split, repr(sorted(bench_cfg.items())))
         size = self.cfg.train.eval_batch_size
         values: list[torch.Tensor] = []

@@ -31,6 +31,12 @@ TRAIN_DOMAINS = ("source", "target", "both")
 DOMAIN_DEFAULTS = {"test_domain": "target", "train_domain": "source"}
 
 
+def neutral_settings(benchmark_cls) -> dict:
+    """The benchmark settings left out of a run's identity and evaluation seed at these values:
+    ``DOMAIN_DEFAULTS`` and the class's ``added_settings``."""
+    return {**DOMAIN_DEFAULTS, **getattr(benchmark_cls, "added_settings", {})}
+
+
 def has_target_domain(benchmark: "Benchmark", seed: int = 0) -> bool:
     """Whether ``benchmark`` serves an unlabelled target pool: by the contract ``target_pool`` is None without a
     shift, so two inputs drawn with a throwaway generator tell. Planning, the engine's adversary check and the
@@ -54,6 +60,10 @@ class Benchmark(Part, ABC):
     #: the engine seeds evaluation episodes as if they had that value, so runs that differ only in the pool are
     #: tested (and validated) on the very same episodes (``{"pool": "disjoint"}`` for a pool-regime setting)
     pool_only_settings: ClassVar[dict] = {}
+    #: settings declared after runs without them were stored, each with the value at which the benchmark serves
+    #: exactly what it served before the setting existed: at that value a setting is left out of the run's identity
+    #: and of the evaluation seed, as ``DOMAIN_DEFAULTS`` are, so old run ids and their episodes stay valid
+    added_settings: ClassVar[dict] = {}
     spec: TaskSpec
 
     def __init__(self, config):
