@@ -8,10 +8,13 @@ import torch
 
 import metareg
 from metareg import POOL_REGIMES, TEST_DOMAINS, TRAIN_DOMAINS, EpisodeSplits, TaskBatch
-from metareg_plugins.glyph_world import fonts, scripts, splits, world
+from metareg_plugins.glyph_world import fonts, photos, scripts, splits, world
 from metareg_plugins.glyph_world.world import World
 
-DOMAINS = ("script", "style")
+DOMAINS = ("script", "style", "platform")
+#: the camera strength ``domains=platform`` photographs at by default (docs/results.md, "The platform domain",
+#: gives the runs that chose it)
+CAMERA_DEFAULT = 1.0
 KEY = "benchmark.glyph-world"
 
 
@@ -40,32 +43,43 @@ class GlyphWorld(metareg.Benchmark):
     - ``style``: print to handwriting, over the characters of both script settings. Train and val classes are
       rendered by print faces; test classes are other characters (``test_fraction`` of those drawn by >= min_fonts
       handwriting faces) rendered by handwriting faces.
+    - ``platform``: catalogue to phone photo, the cross-platform product-recognition shift. Every split holds print
+      characters (``splits.platform_split``); the source domain is their clean print renderings, the target domain
+      the very same renderings photographed by a seeded camera model (``camera``: perspective warp, defocus and
+      motion blur, an illumination gradient, a cluttered textured background, sensor noise, JPEG compression) at
+      strength ``camera``. Train and val are print, test and pool photos; the photographs are made once and cached
+      beside the world (``photos``).
 
     The unlabelled target pool (``pool``), the two regimes of domain-adversarial training (Ganin et al. 2016):
 
     - ``disjoint`` (default): target-domain renderings of the pool classes, which are neither train nor test classes;
-    - ``shared`` (``domains=style`` only): the handwriting renderings of the training classes that have them
-      (170 classes at the style-dann suite's 16 px, against the disjoint pool's 87: the two pools are not the same
-      size), the regime domain-adversarial theory covers. Script domains have no samples of a source character in a
+    - ``shared`` (``domains=style`` or ``platform``): target-domain renderings of the training classes, the regime
+      domain-adversarial theory covers. On the style domains it is the handwriting of the training classes that
+      have any (170 classes at the style-dann suite's 16 px, against the disjoint pool's 87: the two pools are not
+      the same size, kept so that stored style runs keep their meaning). On the platform domain both regimes hold
+      ``pool_classes`` classes (the fewer of the pool and the training classes, a seeded choice) of ``renderings``
+      photos each (a seeded choice), so they differ only in which characters the pool shows. Script domains have no samples of a source character in a
       target script, so ``shared`` there is a ConfigError. The pool classes are held out of training in both regimes,
       so both train and test on the very same classes, and ``pool`` is a pool-only setting, so the engine
       evaluates both on the very same episodes.
 
-    Headroom rows (``domains=style`` only; script domains have no source rendering of a target-script character
+    Headroom rows (``domains=style`` or ``platform``; script domains have no source rendering of a target-script character
     and no target rendering of a source one, so anything but the defaults is a ConfigError there):
 
-    - ``test_domain=source``: the test classes' print renderings instead of their handwriting, a seeded subset of
-      as many as the class has handwritten ones, so the engine draws the very same episodes (classes, sample
-      positions) as for ``target``: the test score without the shift.
-    - ``train_domain=target``: the oracle. Meta-train on the handwritten renderings of the training classes that
-      have them (at least ``k_shot + n_query``; ``target_train_classes`` counts them), labelled; ``both``: every
-      training class's print renderings plus its handwritten ones. Validation stays print, the source domain.
+    - ``test_domain=source``: the test classes' print renderings instead of their target-domain ones (style: a
+      seeded subset of as many as the class has handwritten ones; platform: the very renderings the photos show, in
+      their order), so the engine draws the very same episodes (classes, sample positions) as for ``target``: the
+      test score without the shift.
+    - ``train_domain=target``: the oracle. Meta-train on the labelled target-domain renderings of the training
+      classes that have enough (at least ``k_shot + n_query``; ``target_train_classes`` counts them: some on the
+      style domains, all on the platform one); ``both``: every training class's print renderings plus its
+      target-domain ones. Validation stays print, the source domain.
 
     Test classes and their renderings never reach training or the pool. ``indices`` maps "train", "val", "test" and
     "pool" to {code point: rows of ``world.images``}; ``world.fonts_of(code)`` names a class's faces.
 
     Config:
-        domains: ``script`` or ``style`` (above).  pool: ``disjoint`` or ``shared`` (above).
+        domains: ``script``, ``style`` or ``platform`` (above).  pool: ``disjoint`` or ``shared`` (above).
         source_scripts, target_scripts: comma-separated scripts (latin, greek, cyrillic, ipa, armenian, georgian,
             hebrew, arabic, devanagari, bengali, tamil, telugu, thai, khmer, arrows, math, shapes, currency), or
             ``all``/``none``.
@@ -79,6 +93,7 @@ class GlyphWorld(metareg.Benchmark):
         val_fraction: source classes held out for validation.  test_fraction: (style) handwritten characters that
             are test classes.  pool_fraction: target classes (script) or handwritten characters (style) in the pool.
         test_domain: ``target`` or ``source``; train_domain: ``source``, ``target`` or ``both`` (above).
+        camera: (platform only) the camera model's strength in (0, 1]: every degradation's size scales with it.
         fontpkg: use the installed fontpkg-* fonts (false: matplotlib's alone, the world without the extra).
         render_seed: the jitter; split_seed: the class splits.
 
@@ -94,6 +109,9 @@ class GlyphWorld(metareg.Benchmark):
 
     name = "glyph-world"
     pool_only_settings = {"pool": "disjoint"}
+    #: ``camera`` came with the platform domain; at its default it is left out of every run's identity, so the
+    #: script and style runs stored before it keep their ids
+    added_settings = {"camera": CAMERA_DEFAULT}
     task_kind = "classification"
     default_backbone = "conv4"
     train_defaults = dict(metareg.IMAGE_TRAIN_DEFAULTS)
@@ -123,6 +141,7 @@ class GlyphWorld(metareg.Benchmark):
         pool_fraction: float = 0.3
         test_domain: str = "target"
         train_domain: str = "source"
+        camera: float = CAMERA_DEFAULT
         fontpkg: bool = True
         render_seed: int = 0
         split_seed: int = 0
@@ -136,6 +155,7 @@ class GlyphWorld(metareg.Benchmark):
               "jitter_scale": metareg.Range.at_least(0) & metareg.Range.below(1),
               "jitter_shift": metareg.Range.at_least(0) & metareg.Range.below(0.5),
               "jitter_stroke": metareg.Range.between(0, 1),
+              "camera": metareg.Range.above(0) & metareg.Range.at_most(1),
               **dict.fromkeys(("val_fraction", "test_fraction", "pool_fraction"),
                               metareg.Range.above(0) & metareg.Range.below(1)),
               **dict.fromkeys(("render_seed", "split_seed"), metareg.Range.seed())}
@@ -166,13 +186,20 @@ class GlyphWorld(metareg.Benchmark):
         alphabets = {n: scripts.script_codes(n) for n in names}
         data, self.cache_file, self.from_cache = world.load_or_build(fonts.font_files(c.fontpkg), alphabets, c)
         self.world = World(data)
-        #: the faces of target-domain samples: handwriting ones (style domains) or any (script domains)
-        self.target_kind = None if c.domains == "script" else True
+        #: every image a split can hold: the world's renderings, then (``platform``) their photographs
+        self.images = self.world.images
+        #: (``platform``) world row of a print rendering -> row of its photograph in ``images``
+        self.photo_row: dict[int, int] = {}
+        if c.domains == "platform":
+            shots, shown = photos.load_or_photograph(self.world, self.cache_file, c.camera, c.render_seed)
+            first = len(self.images)
+            self.images = torch.cat([self.images, shots])
+            self.photo_row = dict(zip(shown.tolist(), range(first, first + len(shots))))
         classes = self._split()
         self.indices = self._indices(classes)
         self.pool_rows = torch.tensor(sorted(r for rs in self.indices["pool"].values() for r in rs), dtype=torch.long)
         self.episodes = EpisodeSplits(
-            {s: {code: self.world.images.index_select(0, torch.tensor(rows)) for code, rows in self.indices[s].items()}
+            {s: {code: self.images.index_select(0, torch.tensor(rows)) for code, rows in self.indices[s].items()}
              for s in ("train", "val", "test")}, (1, c.image_size, c.image_size), c.n_way, c.k_shot, c.n_query,
             key=KEY, fewer_classes=f"lower n_way or min_fonts, or add scripts ({self._counts()})",
             smaller_classes="raise renderings or lower n_query", samples_key="renderings")
@@ -196,46 +223,84 @@ class GlyphWorld(metareg.Benchmark):
             self._need(target, 2, "the target scripts", "target_scripts")
             return metareg.split_domains(source, target, c.val_fraction, c.pool_fraction, c.split_seed)
         both = self.source + self.target
-        printed, handwritten = self._eligible(both, False), self._eligible(both, True)
+        printed = self._eligible(both, False)
         self.class_counts = {n: len(self._eligible([n], False)) for n in both}
+        if c.domains == "platform":
+            self._need(printed, 4, "print faces", "source_scripts")
+            return splits.platform_split(printed, c.val_fraction, c.test_fraction, c.pool_fraction, c.split_seed)
+        handwritten = self._eligible(both, True)
         self._need(handwritten, 3, "handwriting faces", "handwriting")
         self._need(printed, 2, "print faces", "source_scripts")
         return splits.style_split(printed, handwritten, c.val_fraction, c.test_fraction, c.pool_fraction,
                                   c.split_seed)
 
+    def _source_rows(self, code: int) -> list[int]:
+        """A class's source-domain rows: any face's (script domains) or its print renderings (style, platform)."""
+        return self.world.rows_of(code, None if self.config.domains == "script" else False)
+
+    def _target_rows(self, code: int) -> list[int]:
+        """A class's target-domain rows: any face's (script), its handwritten renderings (style), or the
+        photographs of its print renderings, in their order (platform)."""
+        domains = self.config.domains
+        if domains == "platform":
+            return [self.photo_row[r] for r in self.world.rows_of(code, False)]
+        return self.world.rows_of(code, None if domains == "script" else True)
+
     def _indices(self, classes: dict[str, list[int]]) -> dict[str, dict[int, list[int]]]:
         """Rows per class and split: source-domain samples for train and val, target-domain ones for test and
-        pool; in the ``shared`` regime the pool is the target-domain samples of the training classes."""
-        source_kind = None if self.config.domains == "script" else False
-        out = {"train": self._train_rows(classes["train"], source_kind),
-               "val": {code: self.world.rows_of(code, source_kind) for code in sorted(classes["val"])},
-               "test": {code: self._test_rows(code) for code in sorted(classes["test"])}}
-        pool_classes = classes["train"] if self.config.pool == "shared" else classes["pool"]
-        pool = {code: self.world.rows_of(code, self.target_kind) for code in sorted(pool_classes)}
-        out["pool"] = {code: rows for code, rows in pool.items() if rows}
+        pool (``_pool``)."""
+        return {"train": self._train_rows(classes["train"]),
+                "val": {code: self._source_rows(code) for code in sorted(classes["val"])},
+                "test": {code: self._test_rows(code) for code in sorted(classes["test"])},
+                "pool": self._pool(classes)}
+
+    def _pool(self, classes: dict[str, list[int]]) -> dict[int, list[int]]:
+        """The unlabelled pool's rows: target-domain samples of the pool classes (``disjoint``) or of the training
+        classes (``shared``). On the platform domain both regimes hold the same number of classes, ``pool_classes``
+        (the fewer of the pool and the training classes, a seeded choice of each), and every pool class the same
+        number of samples, ``renderings`` (a seeded choice of its photographs), so the regimes differ only in which
+        characters the pool shows. (The style domains' pools keep their unequal sizes, which docs/results.md
+        counts, so that stored style runs keep their meaning.)"""
+        c = self.config
+        chosen = classes["train"] if c.pool == "shared" else classes["pool"]
+        if c.domains != "platform":
+            pool = {code: self._target_rows(code) for code in sorted(chosen)}
+            return {code: rows for code, rows in pool.items() if rows}
+        self.pool_classes = min(len(classes["pool"]), len(classes["train"]))
+        pick = torch.randperm(len(chosen), generator=metareg.torch_generator(c.split_seed, "pool-classes", c.pool))
+        out = {}
+        for code in sorted(chosen[i] for i in pick[:self.pool_classes].tolist()):
+            rows = self._target_rows(code)
+            keep = torch.randperm(len(rows), generator=metareg.torch_generator(c.split_seed, "pool-rows", code))
+            out[code] = [rows[i] for i in sorted(keep[:c.renderings].tolist())]
         return out
 
-    def _train_rows(self, train: list[int], source_kind: bool | None) -> dict[int, list[int]]:
-        """The training classes' rows in ``train_domain``: print, handwritten (the classes with enough of them), or
-        both. Sets ``target_train_classes``, how many training classes have handwritten renderings to train on."""
+    def _train_rows(self, train: list[int]) -> dict[int, list[int]]:
+        """The training classes' rows in ``train_domain``: source, target (the classes with enough target-domain
+        samples), or both. Sets ``target_train_classes``, how many training classes have target-domain samples to
+        train on (every one on the platform domain, some on the style domains)."""
         c = self.config
-        handwritten = {code: self.world.rows_of(code, True) for code in sorted(train)} if c.domains == "style" else {}
-        handwritten = {code: rows for code, rows in handwritten.items() if len(rows) >= c.k_shot + c.n_query}
-        self.target_train_classes = len(handwritten)
+        target = {code: self._target_rows(code) for code in sorted(train)} if c.domains != "script" else {}
+        target = {code: rows for code, rows in target.items() if len(rows) >= c.k_shot + c.n_query}
+        self.target_train_classes = len(target)
         if c.train_domain == "target":
-            return handwritten
-        out = {code: self.world.rows_of(code, source_kind) for code in sorted(train)}
+            return target
+        out = {code: self._source_rows(code) for code in sorted(train)}
         if c.train_domain == "both":
-            out = {code: rows + handwritten.get(code, []) for code, rows in out.items()}
+            out = {code: rows + target.get(code, []) for code, rows in out.items()}
         return out
 
     def _test_rows(self, code: int) -> list[int]:
-        """A test class's handwritten rows, or (``test_domain=source``) as many of its print rows, a seeded choice,
-        so that an episode drawn from either holds the same classes at the same sample positions."""
-        target = self.world.rows_of(code, self.target_kind)
+        """A test class's target-domain rows, or (``test_domain=source``) as many of its source-domain rows: on the
+        platform domain the very renderings its photographs show, in the same order; on the style domains a seeded
+        choice of its print rows. Either way an episode drawn from either holds the same classes at the same
+        sample positions."""
+        target = self._target_rows(code)
         if self.config.test_domain == "target":
             return target
         printed = self.world.rows_of(code, False)
+        if self.config.domains == "platform":
+            return printed
         if len(printed) < len(target):
             raise metareg.ConfigError(
                 f"{KEY}.test_domain=source: test character U+{code:04X} has {len(printed)} print renderings, fewer "
@@ -282,7 +347,7 @@ class GlyphWorld(metareg.Benchmark):
     def target_pool(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """``n`` unlabelled target-domain images (with replacement) of the pool rows; never a test class."""
         pick = torch.randint(len(self.pool_rows), (n,), generator=generator)
-        return _unit(self.world.images[self.pool_rows[pick]])
+        return _unit(self.images[self.pool_rows[pick]])
 
 
 def _unit(images: torch.Tensor) -> torch.Tensor:
@@ -294,15 +359,21 @@ def _check_domains(c, source: list[str], target: list[str]) -> None:
     """The rules that tie the domain settings together, given the parsed script lists."""
     if c.domains == "script" and c.pool == "shared":
         raise metareg.ConfigError(
-            f"{KEY}.pool=shared needs domains=style: with script domains the training classes are source-script "
-            f"characters, which have no samples in a target script; use domains=style, or pool=disjoint"
+            f"{KEY}.pool=shared needs domains=style or platform: with script domains the training classes are "
+            f"source-script characters, which have no samples in a target script; use domains=style or platform, "
+            f"or pool=disjoint"
         )
     if c.domains == "script" and (c.test_domain, c.train_domain) != ("target", "source"):
         key = "test_domain" if c.test_domain != "target" else "train_domain"
         raise metareg.ConfigError(
-            f"{KEY}.{key}={getattr(c, key)} needs domains=style: with script domains a test character has no "
-            f"rendering in a source script and a training character none in a target script; use domains=style, "
-            f"or leave {key} at its default"
+            f"{KEY}.{key}={getattr(c, key)} needs domains=style or platform: with script domains a test character "
+            f"has no rendering in a source script and a training character none in a target script; use "
+            f"domains=style or platform, or leave {key} at its default"
+        )
+    if c.domains != "platform" and c.camera != CAMERA_DEFAULT:
+        raise metareg.ConfigError(
+            f"{KEY}.camera={c.camera} needs domains=platform: only the platform domain photographs its renderings; "
+            f"use domains=platform, or leave camera at its default ({CAMERA_DEFAULT})"
         )
     if c.domains == "script" and (not source or not target):
         raise metareg.ConfigError(f"{KEY}.target_scripts: script domains need source and target scripts, e.g. "

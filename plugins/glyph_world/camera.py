@@ -84,6 +84,8 @@ READ_NOISE_MAX = 0.03
 SHOT_NOISE_MAX = 0.05
 #: lowest JPEG quality (at strength 1 and the largest draw)
 JPEG_MIN_QUALITY = 30
+#: bump when any effect or its draws change, so cached photographs (``photos``) are made again
+CAMERA_VERSION = 1
 #: images photographed per batch: bounds the memory of the clutter step to a few tens of MB at 28 px
 CHUNK = 2048
 

@@ -25,3 +25,14 @@ def style_split(printed: list[int], handwritten: list[int], val_fraction: float,
     held = set(pool) | set(test)
     train, val = split_items([c for c in printed if c not in held], [1 - val_fraction, val_fraction], seed)
     return {"train": train, "val": val, "test": test, "pool": pool}
+
+
+def platform_split(printed: list[int], val_fraction: float, test_fraction: float, pool_fraction: float,
+                   seed: int) -> dict[str, list[int]]:
+    """Catalogue to photograph: every character print faces draw is in exactly one of the four splits,
+    ``test_fraction`` of them test classes, ``pool_fraction`` pool classes, and of the rest ``val_fraction``
+    validation classes. The photographs are of the same renderings, so one character list serves both domains."""
+    rest, pool, test = split_items(printed, [1 - test_fraction - pool_fraction, pool_fraction, test_fraction],
+                                   seed + 1)
+    train, val = split_items(rest, [1 - val_fraction, val_fraction], seed)
+    return {"train": train, "val": val, "test": test, "pool": pool}

@@ -1,7 +1,8 @@
 """glyph-world: an Omniglot-scale world of characters; disjoint splits, two kinds of domain, two pool regimes, a cache.
 
-Most tests share one small world (Latin and Greek at 16 px, matplotlib's fonts and a few fontpkg families, six
-renderings per class and kind) in a private cache; one test builds the full world the ``fonts`` extra gives.
+Most tests share one small world (``helpers.glyph_worlds``: Latin and Greek at 16 px, matplotlib's fonts and a few
+fontpkg families, six renderings per class and kind) in a private cache; one test builds the full world the
+``fonts`` extra gives. The platform domain's tests are in test_glyph_world_platform.py.
 """
 from __future__ import annotations
 
@@ -19,34 +20,8 @@ import metareg  # noqa: E402
 from metareg.toolkit.tasks import torch_generator  # noqa: E402
 from metareg_plugins.glyph_world import GlyphWorld, fonts, scripts, world  # noqa: E402
 from metareg_plugins.glyph_core.homoglyphs import duplicates  # noqa: E402
-
-SMALL = dict(source_scripts="latin", target_scripts="greek", image_size=16, renderings=6, n_query=3)
-#: the fontpkg families of the small world: three print, six handwriting
-FAMILIES = ("noto-sans", "roboto", "open-sans", "caveat", "dancing-script", "indie-flower", "pacifico", "satisfy",
-            "kalam")
-ALL_FONTPKG = fonts.fontpkg_fonts()
-
-
-def _few_fontpkg_fonts():
-    return [f for f in ALL_FONTPKG if f.origin.removeprefix("fontpkg-") in FAMILIES]
-
-
-@pytest.fixture(scope="module")
-def small_world(tmp_path_factory):
-    """The small world's private cache folder."""
-    return tmp_path_factory.mktemp("glyph-world-cache")
-
-
-def _small_world_fonts(mp: pytest.MonkeyPatch, cache) -> None:
-    mp.setenv("METAREG_CACHE", str(cache))
-    mp.setattr(fonts, "fontpkg_fonts", _few_fontpkg_fonts)
-
-
-def _build(cache, **settings) -> GlyphWorld:
-    with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings():
-        _small_world_fonts(mp, cache)
-        warnings.simplefilter("ignore", fonts.FontsMissingWarning)  # the no-extra note has a test of its own
-        return GlyphWorld(GlyphWorld.Config(**{**SMALL, **settings}))
+from helpers.glyph_worlds import ALL_FONTPKG, SMALL  # noqa: E402
+from helpers.glyph_worlds import build as _build, use_small_world as _small_world_fonts  # noqa: E402
 
 
 @pytest.fixture(scope="module")
