@@ -116,6 +116,14 @@ def test_shipped_suites_expand_to_runnable_cells(registry, name):
                            for c in shifted)
 
 
+@pytest.mark.parametrize("name", sorted(available_suites()))
+def test_every_shipped_suite_expands_and_resolves_each_cell(registry, name):
+    """A suite file that names a setting a part lacks, or a value its range refuses, fails here, not hours into
+    a grid."""
+    plan = expand(registry, [block.with_axes(seeds=(0,)) for block in load_suite(name).blocks])
+    assert plan.cells
+
+
 def test_default_suite_is_what_bare_bench_runs(run_cli, registry):
     code, out, _ = run_cli("bench", "--print-config")
     assert code == 0
