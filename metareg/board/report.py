@@ -136,11 +136,19 @@ def headroom_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
             else:
                 parts = " + ".join(variant.entry.parts[k] for k in ("adversary", "generator")
                                    if variant.entry.parts.get(k))
+                if variant.entry.settings != base.settings:  # what tells two DANN rows apart (lambda_max)
+                    parts += f" [{_own_settings(variant.entry.settings, base.settings)}]"
                 seeds = ", ".join(f"{s}: {d:+.3f}" for s, d in variant.per_seed.items()) or MISSING
                 rest = [Cell(parts), Cell(MISSING if variant.delta is None else f"{variant.delta:+.3f}"),
                         Cell(seeds), Cell(fmt_share(view, variant))]
             rows.append(first + rest)
     return header, rows
+
+
+def _own_settings(settings: str, shared: str) -> str:
+    """The ``k=v`` items of a row's settings label that its baseline's label lacks."""
+    common = set(shared.split(", ")) if shared else set()
+    return ", ".join(item for item in settings.split(", ") if item and item not in common)
 
 
 HEADROOM_TITLE = "Headroom: the share of the gap to the oracle each row closed"
@@ -167,6 +175,7 @@ def _headroom_records(section: Section) -> list[dict]:
                     "oracle": mean(view.oracle), "source_test": mean(view.source_test), "gap": view.gap,
                     "spread": view.spread, "no_headroom": view.no_headroom,
                     "rows": [{"adversary": v.entry.parts["adversary"], "generator": v.entry.parts["generator"],
+                              "settings": _own_settings(v.entry.settings, view.baseline.settings),
                               "delta": v.delta, "per_seed_delta": {str(k): d for k, d in v.per_seed.items()},
                               "share_of_gap_closed": v.share} for v in view.variants]})
     return out

@@ -61,6 +61,24 @@ def test_a_gap_within_the_seeds_spread_says_no_headroom_instead_of_a_share(tmp_p
     assert record["no_headroom"] is True and record["rows"][0]["share_of_gap_closed"] is None
 
 
+def test_two_adversary_rows_that_differ_in_a_setting_read_apart_in_the_headroom_table(tmp_path):
+    store = Store(tmp_path)
+    for seed in range(3):
+        store_run(store, _config("protonet", None, seed), [0.50] * 4)
+        store_run(store, _config("protonet", None, seed, train_domain="target"), [0.70] * 4)
+        for lam, mean in ((1.0, 0.60), (0.3, 0.55)):
+            config = _config("protonet", "dann", seed)
+            config["adversary"] = {"dann": {"lambda_max": lam}}
+            store_run(store, config, [mean] * 4)
+    board = build_board(store.runs(), store_path=store.path)
+    text = render(board, "md")
+    assert "| dann [adversary.dann.lambda_max=1.0] | +0.100 |" in text
+    assert "| dann [adversary.dann.lambda_max=0.3] | +0.050 |" in text
+    (record,) = json.loads(render(board, "json"))["sections"][0]["headroom"]
+    assert {r["settings"]: r["delta"] for r in record["rows"]} == pytest.approx(
+        {"adversary.dann.lambda_max=0.3": 0.05, "adversary.dann.lambda_max=1.0": 0.10})
+
+
 def test_runs_stored_before_the_domain_settings_pool_with_runs_that_carry_their_defaults(tmp_path):
     """A run without the keys (made before they existed) and one with them at their defaults are one combination."""
     store = Store(tmp_path)
