@@ -66,25 +66,28 @@ def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
         f"{section.metric or 'metric'}{arrow} (mean ± 95% CI)", "n", "baseline", "Δ vs baseline", "runs", "failed",
         "wall s/run"] + ([DOMAIN_HEADER] if with_domain else []) + ([PROBE_HEADER] if with_probe else [])
     entries = section.entries
-    best_mean = _best([e.estimate.mean if e.estimate and role(e) is None else None for e in entries], higher)
-    best_delta = _best([e.delta for e in entries], higher, improves=True)
-    best_wall = _best([e.wall_time for e in entries], False)
+    # an oracle or source-test row is a reference, not a method: it competes for no bold cell
+    methods = [e if role(e) is None else None for e in entries]
+    best_mean = _best([e.estimate.mean if e and e.estimate else None for e in methods], higher)
+    best_delta = _best([e.delta if e else None for e in methods], higher, improves=True)
+    best_wall = _best([e.wall_time if e else None for e in methods], False)
     rows = []
-    for e in entries:
+    for e, method in zip(entries, methods):
         runs = f"{e.runs}/{e.planned}" if e.planned else str(e.runs)
         row = [Cell(str(e.rank) if e.rank else MISSING), Cell(e.parts["learner"] or MISSING),
                Cell(e.parts["backbone"] or MISSING), Cell(e.parts["adversary"] or MISSING),
                Cell(e.parts["generator"] or MISSING)]
         row += [Cell(e.settings)] if with_settings else []
         row += [
-            Cell(_estimate(e.estimate), e.estimate is not None and e.estimate.mean == best_mean),
+            Cell(_estimate(e.estimate), method is not None and e.estimate is not None and e.estimate.mean == best_mean),
             Cell(str(e.estimate.n) if e.estimate else MISSING),
             Cell("(this row)" if e.is_baseline else _estimate(e.baseline.estimate if e.baseline else None)),
-            Cell(MISSING if e.delta is None else f"{e.delta:+.3f}", e.delta is not None and e.delta == best_delta),
+            Cell(MISSING if e.delta is None else f"{e.delta:+.3f}",
+                 method is not None and e.delta is not None and e.delta == best_delta),
             Cell(runs),
             Cell(str(e.failed)),
             Cell(MISSING if e.wall_time is None else f"{e.wall_time:.1f}",
-                 e.wall_time is not None and e.wall_time == best_wall),
+                 method is not None and e.wall_time is not None and e.wall_time == best_wall),
         ]
         if with_domain:
             row.append(Cell(MISSING if e.domain_accuracy is None else f"{e.domain_accuracy:.2f}"))
@@ -190,11 +193,12 @@ def curve_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
     curves = section.curves
     iterations = sorted({i for curve in curves for i in curve.iterations})
     columns = [{i: m for i, m in zip(curve.iterations, curve.means)} for curve in curves]
-    best = {i: _best([c.get(i) for c in columns], section.higher_is_better) for i in iterations}
+    method = [role(e) is None for e in section.entries]  # references (oracle, source test) are never bold
+    best = {i: _best([c.get(i) for c, m in zip(columns, method) if m], section.higher_is_better) for i in iterations}
     rows = []
-    for row, curve, column in zip(ranked, curves, columns):
+    for row, curve, column, is_method in zip(ranked, curves, columns, method):
         cells = [Cell(c.text) for c in row[:named]]
-        cells += [Cell(MISSING) if i not in column else Cell(f"{column[i]:.3f}", column[i] == best[i])
+        cells += [Cell(MISSING) if i not in column else Cell(f"{column[i]:.3f}", is_method and column[i] == best[i])
                   for i in iterations]
         rows.append(cells + [Cell(MISSING if curve.best_at is None else str(curve.best_at))])
     return header[:named] + [str(i) for i in iterations] + ["best at"], rows

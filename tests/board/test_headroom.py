@@ -61,6 +61,27 @@ def test_a_gap_within_the_seeds_spread_says_no_headroom_instead_of_a_share(tmp_p
     assert record["no_headroom"] is True and record["rows"][0]["share_of_gap_closed"] is None
 
 
+def test_reference_rows_compete_for_no_bold_cell_in_the_ranking_or_the_curve_table(tmp_path):
+    from metareg.board.report import curve_table, section_table
+
+    store = Store(tmp_path)
+    rows = [((), None, 0.50, 0.80), ((("train_domain", "target"),), None, 0.70, 0.99),
+            ((("test_domain", "source"),), None, 0.90, 0.98), ((), "dann", 0.56, 0.85)]
+    for seed in range(2):
+        for domains, adversary, test, val in rows:
+            store_run(store, _config("protonet", adversary, seed, **dict(domains)), [test] * 4,
+                      history=[{"iteration": 10, "val_accuracy": val}])
+    (section,) = build_board(store.runs(), store_path=store.path).sections
+    def bold_cells(table):  # (adversary, settings) -> the row's bold cells
+        return {(r[3].text, r[5].text): [c.text for c in r if c.bold] for r in table[1]}
+
+    ranking, curves = bold_cells(section_table(section)), bold_cells(curve_table(section))
+    for domain in ("train_domain=target", "test_domain=source"):
+        assert ranking[("—", f"benchmark.{BENCH}.{domain}")] == [] and curves[("—", f"benchmark.{BENCH}.{domain}")] == []
+    assert curves[("dann", "")] == ["0.850"]  # the best method's, below both references' 0.98 and 0.99
+    assert ranking[("dann", "")][0].startswith("0.560")  # the best method's mean, below the source test's 0.900
+
+
 def test_two_adversary_rows_that_differ_in_a_setting_read_apart_in_the_headroom_table(tmp_path):
     store = Store(tmp_path)
     for seed in range(3):
