@@ -15,8 +15,8 @@ import warnings
 
 import torch
 
-from metareg import seed_hash, torch_generator
-from metareg_plugins.glyph_world import GlyphWorld, camera
+from metareg import torch_generator
+from metareg_plugins.glyph_world import GlyphWorld, camera, photos
 
 
 def sheet(image_size: int, characters: int, strengths: list[float], renderings: int = 2) -> torch.Tensor:
@@ -30,9 +30,7 @@ def sheet(image_size: int, characters: int, strengths: list[float], renderings: 
     for code in sorted(codes[i] for i in pick.tolist()):
         for r in bench.world.rows_of(code, False)[:renderings]:
             clean = bench.world.images[r:r + 1].float() / 255
-            d = bench.world.data
-            seed = seed_hash(bench.config.render_seed, "photo", int(d["code"][r]),
-                             bench.world.face_names[int(d["face"][r])], int(d["copy"][r]))
+            seed = photos.photo_seed(bench.world, r, bench.config.render_seed)
             shots = [camera.photograph(clean, [seed], s) for s in strengths]
             rows.append(torch.cat([clean] + shots, dim=3))  # one row: clean, then each strength
     return torch.cat(rows, dim=2)[0, 0]

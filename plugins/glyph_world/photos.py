@@ -21,6 +21,13 @@ from metareg_plugins.glyph_world import camera
 from metareg_plugins.glyph_world.world import World
 
 
+def photo_seed(world: World, row: int, seed: int) -> int:
+    """The camera seed of one rendering's photograph: its identity in the world (code point, face file, copy)."""
+    data = world.data
+    return seed_hash(seed, "photo", int(data["code"][row]), world.face_names[int(data["face"][row])],
+                     int(data["copy"][row]))
+
+
 def load_or_photograph(world: World, world_file: Path, strength: float, seed: int
                        ) -> tuple[torch.Tensor, np.ndarray]:
     """The photographs of the world's print renderings, uint8 ``[M, 1, S, S]``, and the world rows they show
@@ -30,9 +37,7 @@ def load_or_photograph(world: World, world_file: Path, strength: float, seed: in
               "seed": int(seed)}
 
     def make() -> dict[str, np.ndarray]:
-        data = world.data
-        seeds = [seed_hash(seed, "photo", int(data["code"][r]), world.face_names[int(data["face"][r])],
-                           int(data["copy"][r])) for r in rows.tolist()]
+        seeds = [photo_seed(world, r, seed) for r in rows.tolist()]
         clean = world.images[torch.from_numpy(rows)].float().div_(255)
         shot = camera.photograph(clean, seeds, float(strength))
         return {"images": shot.mul_(255).round_().clamp_(0, 255).to(torch.uint8).squeeze(1).numpy(),

@@ -32,8 +32,9 @@ DOMAIN_DEFAULTS = {"test_domain": "target", "train_domain": "source"}
 
 
 def neutral_settings(benchmark_cls) -> dict:
-    """The benchmark settings left out of a run's identity and evaluation seed at these values:
-    ``DOMAIN_DEFAULTS`` and the class's ``added_settings``."""
+    """The benchmark settings left out of a run's identity at these values: ``DOMAIN_DEFAULTS`` and the class's
+    ``added_settings``. (The evaluation seed leaves the domain settings out at any value, so a baseline and its
+    oracle draw the same episodes, and the added settings at these values: ``Run`` seeds it.)"""
     return {**DOMAIN_DEFAULTS, **getattr(benchmark_cls, "added_settings", {})}
 
 
