@@ -31,6 +31,7 @@ _EXPORTS = {
     "ClassPool": "metareg.toolkit.tasks",
     "EpisodeSplits": "metareg.toolkit.episodic",
     "IMAGE_TRAIN_DEFAULTS": "metareg.toolkit.episodic",
+    "pool_episodes": "metareg.toolkit.pool_episodes",
     "TaskBatchNorm": "metareg.toolkit.layers",
     "batch_norm_weights": "metareg.toolkit.sample_weights",
     "SplitStreams": "metareg.toolkit.streams",
@@ -86,7 +87,8 @@ __all__ = [
     "IMAGE_TRAIN_DEFAULTS", "INIT_SCHEMES", "POOL_REGIMES", "STRATEGIES", "SplitStreams", "TEST_DOMAINS", "TRAIN_DOMAINS",
     "adapt_tasks",
     "batch_norm_weights", "class_means", "embed_tasks", "forward_tasks", "kaiming_init", "learner_layers", "open_image",
-    "per_class_references", "per_task", "resolve_strategy", "reverse_gradient", "seed_hash", "sgd_steps",
+    "per_class_references", "per_task", "pool_episodes", "resolve_strategy", "reverse_gradient", "seed_hash",
+    "sgd_steps",
     "split_domains", "split_items", "task_loss", "task_losses", "torch_generator", "with_query_weights", "write_atomic",
 ]
 
@@ -129,6 +131,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from metareg.run.predict import LoadedRun, load_run
     from metareg.toolkit.atomic import write_atomic
     from metareg.toolkit.episodic import IMAGE_TRAIN_DEFAULTS, EpisodeSplits
+    from metareg.toolkit.pool_episodes import pool_episodes
     from metareg.toolkit.sample_weights import batch_norm_weights, with_query_weights
     from metareg.toolkit.streams import SplitStreams
     from metareg.toolkit.tasks import (ClassPool, TaskBatch, TaskSpec, per_class_references, seed_hash,

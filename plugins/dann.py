@@ -33,6 +33,19 @@ class DANN(metareg.Adversary):
         lambda_max: the final reversal weight λ.
         schedule: "dann" (λ_p = λ_max·(2/(1+exp(−γp))−1)) or "constant" (λ_max throughout).
         gamma: the schedule's γ (paper: 10).
+        lr_multiplier: the discriminator's learning rate as a multiple of ``train.outer_lr``. 1, as in the paper's
+            Algorithm 1 (one rate μ for features and domain classifier) and for networks trained from scratch in
+            the reference reimplementations (Transfer-Learning-Library gives the discriminator 10× the rate of a
+            *pre-trained* backbone, 1× that of the new layers); raise it for a discriminator that lags.
+        discriminator_steps: discriminator updates per outer update. 1, as in the paper (the reversal trains both
+            players in one step); k > 1 adds k − 1 updates of the discriminator alone before each outer update, on
+            features of the same meta-batch and fresh target draws (the GAN recipe, not the paper's).
+
+    Where it differs from the reference: Adam at ``train.outer_lr`` instead of SGD with momentum and the paper's
+    annealed rate μ_p = μ_0 / (1 + 10p)^0.75 (the meta-learners' outer optimiser is Adam, and one optimiser steps
+    learner and discriminator); features are those a meta-learner predicts from (its backbone before adaptation),
+    taken from whole source episodes and, by default, from episode-shaped target draws (``train.target_draw``),
+    each normalised on its own.
 
     References:
         Ganin et al. "Domain-Adversarial Training of Neural Networks". JMLR 2016. Eq. 13–14 (reversal), Sec. 5.2.2
@@ -51,10 +64,15 @@ class DANN(metareg.Adversary):
         lambda_max: float = 1.0
         schedule: str = "dann"
         gamma: float = 10.0
+        lr_multiplier: float = 1.0
+        discriminator_steps: int = 1
 
     ranges = {"hidden": metareg.Range.at_least(1), "dropout": metareg.Range.at_least(0) & metareg.Range.below(1),
               "lambda_max": metareg.Range.at_least(0), "gamma": metareg.Range.above(0),
-              "schedule": metareg.Choice("dann", "constant")}
+              "schedule": metareg.Choice("dann", "constant"), "lr_multiplier": metareg.Range.above(0),
+              "discriminator_steps": metareg.Range.at_least(1).multiple_of(1)}
+    #: at these values DANN trains as it did before the settings existed, so stored DANN runs keep their ids
+    added_settings = {"lr_multiplier": 1.0, "discriminator_steps": 1}
 
     def __init__(self, feature_dim, config):
         super().__init__(feature_dim, config)

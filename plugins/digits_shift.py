@@ -119,12 +119,20 @@ class DigitsShift(Digits):
                                else torch.cat([self.images[i], target[i]]) for c, i in self.indices["train"].items()}
         pool_source = self.indices["train"] if config.pool == "shared" else pool_idx
         self._pool = target[[i for idx in pool_source.values() for i in idx]]
+        #: class -> its rows of ``_pool``, for episode-shaped draws
+        self._pool_classes, start = {}, 0
+        for c, idx in pool_source.items():
+            self._pool_classes[c], start = list(range(start, start + len(idx))), start + len(idx)
         #: the indices (into scikit-learn's digits) whose transformed images make the pool, for the split checks
         self.pool_indices = sorted(i for idx in pool_source.values() for i in idx)
         return inputs
 
     def target_pool(self, n, generator):
         return self._pool[torch.randint(len(self._pool), (n,), generator=generator)]
+
+    def target_episodes(self, n, size, generator):
+        """``n`` episode-shaped draws of the pool, ``n_way`` of its digits each (``metareg.pool_episodes``)."""
+        return self._pool[metareg.pool_episodes(self._pool_classes, n, size, self.config.n_way, generator)]
 
 
 @metareg.hookimpl

@@ -59,6 +59,16 @@ class RunSection:
 LOG_EVERY = 50
 
 
+#: the values of ``train.target_draw``: target inputs drawn as episodes of the source episodes' size (each
+#: normalised on its own, as a test episode is), or (``pool``, the engine's draw before the setting existed) one
+#: batch of ``target_batch_size`` pool inputs normalised together
+TARGET_DRAWS = ("episodes", "pool")
+#: ``train`` settings added after runs were stored, with the value that does what the loop did before them
+#: (``Part.added_settings`` for the loop): at that value, or in a run without an adversary (which never draws
+#: target inputs), a setting is left out of the run's identity, so stored run ids stay valid
+TRAIN_ADDED_SETTINGS = {"target_draw": "pool"}
+
+
 @dataclass
 class TrainSection:
     """The meta-training and evaluation protocol shared by every learner."""
@@ -71,6 +81,7 @@ class TrainSection:
     test_tasks: int = 600  # the papers' protocol: mean and 95% CI over >= 600 test episodes
     eval_batch_size: int = 50  # tasks per batched evaluation step
     target_batch_size: int = 64  # unlabelled target inputs per outer update (adversaries only)
+    target_draw: str = "episodes"  # episodes | pool: how the adversary's target inputs are drawn (Run._adversary_loss)
     grad_clip: str = "none"  # none | value | norm | task_value: how the outer gradient is clipped (run/clipping.py)
     grad_clip_max: float = 10.0  # the bound: per element (value, task_value) or of the global L2 norm (norm)
     task_chunk: Any = "auto"  # auto | N: tasks per backward pass (memory, not results: metareg.run.chunking)
@@ -82,7 +93,8 @@ class TrainSection:
         "meta_iterations": Range.at_least(1), "meta_batch_size": Range.at_least(1), "outer_lr": Range.above(0),
         "val_every": Range.at_least(0), "val_tasks": Range.at_least(1), "test_tasks": Range.at_least(1),
         "eval_batch_size": Range.at_least(1), "target_batch_size": Range.at_least(1),
-        "grad_clip": Choice(*CLIP_FORMS), "grad_clip_max": Range.above(0), "chunk_threads": Range.at_least(1),
+        "target_draw": Choice(*TARGET_DRAWS), "grad_clip": Choice(*CLIP_FORMS), "grad_clip_max": Range.above(0),
+        "chunk_threads": Range.at_least(1),
         "checkpoint_every": Range.at_least(0).multiple_of(LOG_EVERY).because(
             f"a checkpoint falls on a logged entry (every {LOG_EVERY} outer updates); 0 never checkpoints"),
         "task_chunk": Range.at_least(1).multiple_of(1).allowing("auto"),
@@ -449,9 +461,9 @@ def config_hash(cfg: DictConfig, selection: Selection) -> str:
 
 
 def identity(cfg: DictConfig, selection: Selection) -> dict:
-    """What ``config_hash`` hashes: the config less ``EXECUTION_ONLY`` (the device read as ``auto``) and less the
-    benchmark's domain settings at their defaults and its ``added_settings`` at theirs (``neutral_settings``, so
-    declaring them kept every id), the plugin
+    """What ``config_hash`` hashes: the config less ``EXECUTION_ONLY`` (the device read as ``auto``), less the
+    benchmark's domain settings at their defaults, every part's ``added_settings`` at theirs (``neutral_settings``,
+    so declaring them kept every id) and ``TRAIN_ADDED_SETTINGS`` at theirs or without an adversary, the plugin
     versions, and the benchmark's ``data_identity`` where it has one. A grid's seeds of one combination differ only
     in ``config.run.seed`` here, so planning builds this once per combination (``metareg.grid.seeds``)."""
     config = to_container(cfg)
@@ -459,10 +471,17 @@ def identity(cfg: DictConfig, selection: Selection) -> dict:
         config.get(section, {}).pop(key, None)
     if "device" in config.get("run", {}):
         config["run"]["device"] = "auto"
-    bench = config.get("benchmark", {}).get(config.get("run", {}).get("benchmark"))
-    for key, default in neutral_settings(selection.benchmark.cls).items():  # at it, what ran before it existed
-        if isinstance(bench, dict) and bench.get(key) == default:
-            del bench[key]
+    run = config.get("run", {})
+    for family, info in selection.items():  # a setting at its neutral value: what ran before it existed
+        section = config.get(family, {}).get(run.get(family))
+        neutral = neutral_settings(info.cls) if family == "benchmark" else getattr(info.cls, "added_settings", {})
+        for key, default in neutral.items():
+            if isinstance(section, dict) and key in section and section[key] == default:
+                del section[key]
+    train = config.get("train", {})
+    for key, default in TRAIN_ADDED_SETTINGS.items():
+        if key in train and (train[key] == default or run.get("adversary") is None):
+            del train[key]
     payload = {
         "config": config,
         "versions": {s: f"{i.distribution}=={i.version}" for s, i in selection.items()},

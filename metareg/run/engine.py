@@ -143,7 +143,7 @@ class Run:
     def _train(self, history: list[dict], progress: bool, checkpoint_dir=None) -> None:
         t = self.cfg.train
         params = list(self.learner.parameters()) + (list(self.adversary.parameters()) if self.adversary else [])
-        optimiser = torch.optim.Adam(params, lr=t.outer_lr)
+        optimiser = self._optimiser(t.outer_lr)
         train_gen = torch_generator(self.seed, "train")
         target_gen = torch_generator(self.seed, "target")
         metric_name, higher_is_better = self._metric()
@@ -194,12 +194,38 @@ class Run:
         if best_state is not None:
             self._load_state(best_state)
 
+    def _optimiser(self, lr: float) -> torch.optim.Optimizer:
+        """Adam over the learner and the adversary; the adversary's parameters in a group of their own where its
+        ``lr_multiplier`` is not 1 (one group otherwise: the optimiser, and its checkpoints, as before)."""
+        learner = list(self.learner.parameters())
+        if self.adversary is None:
+            return torch.optim.Adam(learner, lr=lr)
+        adversary = list(self.adversary.parameters())
+        if self.adversary.lr_multiplier == 1:
+            return torch.optim.Adam(learner + adversary, lr=lr)
+        return torch.optim.Adam([{"params": learner}, {"params": adversary, "lr": lr * self.adversary.lr_multiplier}],
+                                lr=lr)
+
+    def _discriminator_steps(self, batch: TaskBatch, optimiser, target_gen: torch.Generator, fraction: float) -> None:
+        """The adversary's extra updates of this outer update (``steps_per_update`` - 1): its own parameters alone,
+        on features of ``batch`` and fresh target draws taken without gradient to the learner. Adam skips the
+        learner's parameters (they have no gradient) and their step counts do not move."""
+        for _ in range(self.adversary.steps_per_update - 1):
+            optimiser.zero_grad(set_to_none=True)
+            with torch.no_grad():
+                source, target = self._adversary_features(batch, target_gen)
+            self.adversary(source, target, fraction).loss.backward()
+            optimiser.step()
+
     def _meta_step(self, batch: TaskBatch, params, chunk, optimiser, target_gen: torch.Generator,
                    fraction: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """One outer update on ``batch``: the meta-loss's backward (in chunks of tasks), the adversary's loss at
-        ``fraction`` of training, one optimiser step; the loss and the metrics, left on the device."""
+        """One outer update on ``batch``: the adversary's own extra steps where it asks for them, the meta-loss's
+        backward (in chunks of tasks), the adversary's loss at ``fraction`` of training, one optimiser step; the
+        loss and the metrics, left on the device."""
         t = self.cfg.train
         adv_out = {}
+        if self.adversary is not None:
+            self._discriminator_steps(batch, optimiser, target_gen, fraction)
 
         def adversary_loss():
             # computed after the (first chunk's) meta-loss, as before chunking existed: the same random order
@@ -290,14 +316,24 @@ class Run:
         return choice.chunk
 
     def _adversary_loss(self, batch: TaskBatch, generator: torch.Generator, progress: float):
-        """The adversary's loss on source and target features, each domain normalised on its own.
+        """The adversary's loss on source and target features (``_adversary_features``)."""
+        return self.adversary(*self._adversary_features(batch, generator), progress)
+
+    def _adversary_features(self, batch: TaskBatch, generator: torch.Generator):
+        """Source and target features for the adversary, each domain normalised on its own, never one call on a
+        mix: batch norm would then normalise with statistics of both domains, a regime no prediction is made in.
 
         Source features are those of whole episodes of the meta-batch, each episode's support and query inputs in
         one ``learner.features`` call (so batch norm sees one episode, as when the learner embeds or adapts to a
         task), as many episodes as it takes to give ``target_batch_size`` inputs, of which that many are drawn at
-        random. Target features are one ``learner.features`` call on ``target_batch_size`` pool inputs. Never one
-        call on a mix: batch norm would then normalise with statistics of both domains, a regime no prediction
-        is made in (a target test episode is normalised with its own statistics).
+        random. Target features (``train.target_draw``):
+
+        - ``episodes`` (the default): as many ``benchmark.target_episodes`` rows of the source episodes' size,
+          each in its own ``learner.features`` call, as a target test episode is normalised (with ``n_way``
+          classes where the benchmark's pool can group by class), of which as many as the source gave are drawn
+          at random, so the two domains weigh the same;
+        - ``pool`` (the loop before the setting existed): one call on ``target_batch_size`` pool inputs, many
+          classes normalised together.
 
         A support set that carries weights (a generator's samples) is normalised with weighted statistics
         (``metareg.batch_norm_weights``) and its samples of weight 0 are left out, so a generator at
@@ -305,7 +341,9 @@ class Run:
         (the adversary contract takes no weights).
         """
         n = self.cfg.train.target_batch_size
-        target = to_device(self.benchmark.target_pool(n, generator), self.device)
+        by_pool = self.cfg.train.target_draw == "pool"
+        if by_pool:  # drawn first, as before the setting existed: the same random stream
+            pooled = to_device(self.benchmark.target_pool(n, generator), self.device)
         episodes = torch.cat([batch.support_x, batch.query_x], 1)  # [T, S + Q, *input]
         weight = with_query_weights(batch.support_weight, batch.query_x.shape[1])
         if weight is None:
@@ -321,7 +359,15 @@ class Run:
                 have += parts[-1].shape[0]
             source = torch.cat(parts)
         pick = to_device(torch.randperm(source.shape[0], generator=generator)[:n], self.device)
-        return self.adversary(source[pick], self.learner.features(target), progress)
+        source = source[pick]
+        if by_pool:
+            return source, self.learner.features(pooled)
+        # the inputs per source episode the adversary sees (a generator's samples of weight 0 are not among them)
+        size = episodes.shape[1] if weight is None else int((weight[0] > 0).sum())
+        drawn = to_device(self.benchmark.target_episodes(-(-len(source) // size), size, generator), self.device)
+        target = torch.cat([self.learner.features(episode) for episode in drawn])
+        return source, target[to_device(torch.randperm(target.shape[0], generator=generator)[:len(source)],
+                                        self.device)]
 
     def _metric(self) -> tuple[str, bool]:
         metric = METRICS[self.spec.kind]

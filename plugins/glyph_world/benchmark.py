@@ -350,6 +350,11 @@ class GlyphWorld(metareg.Benchmark):
         pick = torch.randint(len(self.pool_rows), (n,), generator=generator)
         return _unit(self.images[self.pool_rows[pick]])
 
+    def target_episodes(self, n: int, size: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` episode-shaped draws of the pool, ``n_way`` pool classes each (``metareg.pool_episodes``)."""
+        rows = metareg.pool_episodes(self.indices["pool"], n, size, self.config.n_way, generator)
+        return _unit(self.images[rows])
+
 
 def _unit(images: torch.Tensor) -> torch.Tensor:
     """uint8 images (kept so in memory: a quarter of floats) as floats in [0, 1], ink 1."""

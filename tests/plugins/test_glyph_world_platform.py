@@ -130,3 +130,14 @@ def test_the_camera_at_its_default_leaves_every_run_identity_as_it_was(registry)
     assert own([("benchmark.glyph-world.domains", "platform"), ("benchmark.glyph-world.camera", "0.25")])["camera"] \
         == 0.25
 
+
+
+def test_target_episodes_are_n_way_pool_classes_in_equal_shares_of_pool_photographs(platform):
+    n_way = platform.config.n_way
+    rows = metareg.pool_episodes(platform.indices["pool"], 4, 20, n_way, torch.Generator().manual_seed(3))
+    class_of = {r: code for code, rs in platform.indices["pool"].items() for r in rs}
+    for episode in rows.tolist():
+        shares = torch.bincount(torch.tensor([sorted(set(class_of.values())).index(class_of[r]) for r in episode]))
+        assert sorted(shares[shares > 0].tolist()) == [20 // platform.config.n_way] * platform.config.n_way
+    drawn = platform.target_episodes(4, 20, torch.Generator().manual_seed(3))
+    assert torch.equal(drawn, platform.images[rows].float() / 255)  # the benchmark's draw is that one, as floats

@@ -83,3 +83,27 @@ def test_a_run_made_on_cpu_has_its_grid_cells_identity(registry):
                              {"learner": "protonet", "benchmark": "digits"})
     assert cpu.run.device == "cpu"
     assert Run(cpu, selection, registry).hash == config_hash(cpu, selection) == cell.hash
+
+
+def _identity(registry, settings, adversary=None):
+    from metareg.run.config import identity
+
+    cfg, selection = resolve(registry, parse_overrides(settings),
+                             {"learner": "protonet", "benchmark": "digits-shift", "adversary": adversary})
+    return identity(cfg, selection)["config"]
+
+
+def test_added_settings_at_their_neutral_values_leave_a_run_identity_as_it_was(registry):
+    """A run stored before DANN's optimiser settings and the loop's target draw existed keeps its id when asked for
+    with them at the values that do what it did; any other value, or the new default draw, is another run."""
+    old = _identity(registry, ["train.target_draw=pool"], "dann")
+    assert "target_draw" not in old["train"]
+    assert not {"lr_multiplier", "discriminator_steps"} & set(old["adversary"]["dann"])
+    assert _identity(registry, ["train.target_draw=pool", "adversary.dann.lr_multiplier=1.0",
+                                "adversary.dann.discriminator_steps=1"], "dann") == old
+    assert _identity(registry, [], "dann")["train"]["target_draw"] == "episodes"
+    assert _identity(registry, ["train.target_draw=pool", "adversary.dann.lr_multiplier=10"],
+                     "dann")["adversary"]["dann"]["lr_multiplier"] == 10
+    # a run without an adversary never draws target inputs: its id ignores the draw
+    assert _identity(registry, []) == _identity(registry, ["train.target_draw=pool"])
+    assert "target_draw" not in _identity(registry, [])["train"]

@@ -27,6 +27,12 @@ class Adversary(Part, nn.Module, ABC):
     """Constructed as ``cls(feature_dim, config)``; its parameters join the outer optimiser.
 
     It only sees features, never a learner's internals, which is why any adversary composes with any learner.
+
+    Two optimiser settings are the engine's to honour, read from the ``Config`` fields of these names where the
+    adversary declares them (a discriminator's own training regime, as GAN and DANN implementations set it):
+    ``lr_multiplier`` (its parameters' learning rate as a multiple of ``train.outer_lr``) and
+    ``discriminator_steps`` (updates of its own parameters per outer update: the first with the meta-loss, the
+    others alone, on features of the same meta-batch and fresh target draws, taken before it).
     """
 
     def __init__(self, feature_dim: int, config):
@@ -34,6 +40,16 @@ class Adversary(Part, nn.Module, ABC):
         self.feature_dim = feature_dim
         self.config = config
         check_part_ranges(self, "adversary", config)
+
+    @property
+    def lr_multiplier(self) -> float:
+        """Its parameters' learning rate over ``train.outer_lr``: ``Config.lr_multiplier``, or 1."""
+        return float(getattr(self.config, "lr_multiplier", 1.0))
+
+    @property
+    def steps_per_update(self) -> int:
+        """Updates of its own parameters per outer update: ``Config.discriminator_steps``, or 1."""
+        return int(getattr(self.config, "discriminator_steps", 1))
 
     @abstractmethod
     def forward(self, source: torch.Tensor, target: torch.Tensor, progress: float) -> AdversaryOutput:

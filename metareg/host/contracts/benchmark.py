@@ -61,9 +61,8 @@ class Benchmark(Part, ABC):
     #: the engine seeds evaluation episodes as if they had that value, so runs that differ only in the pool are
     #: tested (and validated) on the very same episodes (``{"pool": "disjoint"}`` for a pool-regime setting)
     pool_only_settings: ClassVar[dict] = {}
-    #: settings declared after runs without them were stored, each with the value at which the benchmark serves
-    #: exactly what it served before the setting existed: at that value a setting is left out of the run's identity
-    #: and of the evaluation seed, as ``DOMAIN_DEFAULTS`` are, so old run ids and their episodes stay valid
+    #: (``Part.added_settings``) a benchmark's are also left out of the evaluation seed at their declared values, as
+    #: ``DOMAIN_DEFAULTS`` are, so old run ids and their episodes stay valid
     added_settings: ClassVar[dict] = {}
     spec: TaskSpec
 
@@ -86,6 +85,15 @@ class Benchmark(Part, ABC):
     def target_pool(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
         """``n`` unlabelled target-domain inputs for an adversary, disjoint from test samples; None without a shift."""
         return None
+
+    def target_episodes(self, n: int, size: int, generator: torch.Generator) -> torch.Tensor | None:
+        """``[n, size, *input]`` unlabelled target inputs, each row drawn the way an episode of ``size`` inputs is
+        (``train.target_draw=episodes``: the adversary normalises each row on its own, as a test episode is
+        normalised). This default cuts ``n * size`` ``target_pool`` inputs into rows, batches the size of an
+        episode; a benchmark whose pool knows which inputs belong to one class overrides it to draw ``n_way``
+        classes per row (``metareg.pool_episodes``). None without a shift."""
+        pool = self.target_pool(n * size, generator)
+        return None if pool is None else pool.view(n, size, *pool.shape[1:])
 
     def load_inputs(self, paths: Sequence[Path]) -> torch.Tensor:
         """Image files prepared exactly as this benchmark prepares its own inputs (size, channels, value range),

@@ -29,6 +29,9 @@ class Part:
     base constructor checks the config it is given the same way, so a part built by hand is held to it too. NaN
     and ±inf are outside every range.
 
+    ``added_settings`` names the ``Config`` fields a part gained after runs were stored, with the value that does
+    what the part did before (``{"lr_multiplier": 1.0}``): at that value a field is left out of the run id.
+
     ``check_config`` holds overrides of ``Config`` that make a small, fast instance for the runtime contract checks
     (``metareg.testing.check_plugin``, ``metareg plugins --check``), e.g. a few training iterations instead of
     thousands; runs never read it.
@@ -39,6 +42,10 @@ class Part:
     presets: ClassVar[dict[str, dict]] = {}
     ranges: ClassVar[dict[str, Range | Choice]] = {}
     check_config: ClassVar[dict] = {}
+    #: ``Config`` fields declared after runs without them were stored, each with the value at which the part does
+    #: exactly what it did before the field existed: at that value the field is left out of the run's identity
+    #: (``metareg.run.config.identity``), so adding a setting to a published part keeps every stored run id
+    added_settings: ClassVar[dict] = {}
 
     @classmethod
     def check_settings(cls, config) -> None:
