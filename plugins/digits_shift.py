@@ -43,6 +43,11 @@ def shift_images(images: torch.Tensor, shifts: list[str], rotation: float, noise
     return out.clamp(0, 1)
 
 
+#: the revision of the shared pool that holds as many classes and images as the disjoint one (before it, every
+#: image of the training classes: 726 against 444 at the defaults), part of a shared-pool run's identity
+SHARED_POOL = "shared-pool=equal"
+
+
 class DigitsShift(Digits):
     """Cross-domain few-shot digits: source = the original images of the meta-training classes, target = the
     held-out classes under a transform (rotation, inversion, noise, blur, shrinking, or several in order).
@@ -57,7 +62,9 @@ class DigitsShift(Digits):
       alignment can erase class information.
     - ``shared``: the meta-training images of the *training* classes under the same transform, the
       cross-platform regime (a labelled catalogue on one platform, unlabelled photos of the same products on
-      another) that domain-adversarial theory covers. No test class reaches the pool. The test split is the
+      another) that domain-adversarial theory covers: of each training class a seeded subset of as many images
+      as the disjoint pool holds of the test class at its place, so both pools hold the same number of classes
+      and images (``SHARED_POOL`` marks the run ids of this revision). No test class reaches the pool. The test split is the
       same in both regimes, and ``pool`` is declared a pool-only setting, so the engine evaluates both regimes on
       the very same episodes.
 
@@ -99,6 +106,12 @@ class DigitsShift(Digits):
               "shift": metareg.Choice(*SHIFTS), "pool": metareg.Choice(*POOL_REGIMES),
               "test_domain": metareg.Choice(*TEST_DOMAINS), "train_domain": metareg.Choice(*TRAIN_DOMAINS)}
 
+    @classmethod
+    def data_identity(cls, config) -> str:
+        """``SHARED_POOL`` for the shared pool: it was cut to the disjoint pool's size after runs on the whole
+        training split's images were stored, and those must keep an id of their own."""
+        return SHARED_POOL if config.pool == "shared" else ""
+
     def _inputs_by_split(self):
         """Digits' splits with the test split shifted (``test_domain``) and the train split as ``train_domain``;
         splits each test class's images between the test episodes
@@ -117,7 +130,13 @@ class DigitsShift(Digits):
         if config.train_domain != "source":
             inputs["train"] = {c: target[i] if config.train_domain == "target"
                                else torch.cat([self.images[i], target[i]]) for c, i in self.indices["train"].items()}
-        pool_source = self.indices["train"] if config.pool == "shared" else pool_idx
+        pool_source = pool_idx
+        if config.pool == "shared":  # as many classes and images as the disjoint pool
+            sizes = [len(idx) for _, idx in sorted(pool_idx.items())]
+            pool_source = {}
+            for (c, idx), size in zip(sorted(self.indices["train"].items()), sizes):
+                keep = torch.randperm(len(idx), generator=metareg.torch_generator(config.split_seed, "shared", c))
+                pool_source[c] = [idx[i] for i in sorted(keep[:size].tolist())]
         self._pool = target[[i for idx in pool_source.values() for i in idx]]
         #: class -> its rows of ``_pool``, for episode-shaped draws
         self._pool_classes, start = {}, 0

@@ -16,6 +16,10 @@ DOMAINS = ("script", "style", "platform")
 #: gives the runs that chose it)
 CAMERA_DEFAULT = 0.5
 KEY = "benchmark.glyph-world"
+#: the revision of the style domains' pools that gave both regimes the same classes and samples count (before it,
+#: the shared pool held every training class's handwriting, 170 classes at 16 px, the disjoint one 87): part of a
+#: style run's ``data_identity``, so no run on the equal pools shares an id with one stored on the unequal ones
+STYLE_POOLS = "style-pools=equal"
 
 
 class GlyphWorld(metareg.Benchmark):
@@ -54,11 +58,10 @@ class GlyphWorld(metareg.Benchmark):
 
     - ``disjoint`` (default): target-domain renderings of the pool classes, which are neither train nor test classes;
     - ``shared`` (``domains=style`` or ``platform``): target-domain renderings of the training classes, the regime
-      domain-adversarial theory covers. On the style domains it is the handwriting of the training classes that
-      have any (170 classes at the style-dann suite's 16 px, against the disjoint pool's 87: the two pools are not
-      the same size, kept so that stored style runs keep their meaning). On the platform domain both regimes hold
-      ``pool_classes`` classes (the fewer of the pool and the training classes, a seeded choice) of ``renderings``
-      photos each (a seeded choice), so they differ only in which characters the pool shows. Script domains have no samples of a source character in a
+      domain-adversarial theory covers (on the style domains, the handwriting of training classes that have any).
+      On the style and platform domains both regimes hold ``pool_classes`` classes (the fewer of the two regimes'
+      candidates, a seeded choice) of at most ``renderings`` samples each (a seeded choice), so they differ only in
+      which characters the pool shows. Script domains have no samples of a source character in a
       target script, so ``shared`` there is a ConfigError. The pool classes are held out of training in both regimes,
       so both train and test on the very same classes, and ``pool`` is a pool-only setting, so the engine
       evaluates both on the very same episodes.
@@ -163,8 +166,11 @@ class GlyphWorld(metareg.Benchmark):
 
     @classmethod
     def data_identity(cls, config) -> str:
-        """The installed font distributions (``fonts.installed_fonts_identity``): the world differs with them."""
-        return fonts.installed_fonts_identity(config.fontpkg)
+        """The installed font distributions (``fonts.installed_fonts_identity``): the world differs with them. On
+        the style domains also ``STYLE_POOLS``: their pools were made equal after runs with unequal ones were
+        stored, and those runs must not share an id with runs on the equal pools."""
+        installed = fonts.installed_fonts_identity(config.fontpkg)
+        return f"{installed};{STYLE_POOLS}" if config.domains == "style" else installed
 
     @classmethod
     def check_settings(cls, config) -> None:
@@ -257,17 +263,19 @@ class GlyphWorld(metareg.Benchmark):
 
     def _pool(self, classes: dict[str, list[int]]) -> dict[int, list[int]]:
         """The unlabelled pool's rows: target-domain samples of the pool classes (``disjoint``) or of the training
-        classes (``shared``). On the platform domain both regimes hold the same number of classes, ``pool_classes``
-        (the fewer of the pool and the training classes, a seeded choice of each), and every pool class the same
-        number of samples, ``renderings`` (a seeded choice of its photographs), so the regimes differ only in which
-        characters the pool shows. (The style domains' pools keep their unequal sizes, which docs/results.md
-        counts, so that stored style runs keep their meaning.)"""
+        classes (``shared``). On the style and platform domains both regimes hold the same number of classes,
+        ``pool_classes`` (the fewer of the pool classes and the training classes with target-domain samples, a
+        seeded choice of each), and every pool class at most ``renderings`` samples (a seeded choice; every style
+        and platform class has at least that many at the shipped settings), so the regimes differ only in which
+        characters the pool shows. (``STYLE_POOLS`` records in the run id that the style pools became equal.)"""
         c = self.config
         chosen = classes["train"] if c.pool == "shared" else classes["pool"]
-        if c.domains != "platform":
+        if c.domains == "script":
             pool = {code: self._target_rows(code) for code in sorted(chosen)}
             return {code: rows for code, rows in pool.items() if rows}
-        self.pool_classes = min(len(classes["pool"]), len(classes["train"]))
+        with_rows = {k: [code for code in classes[k] if self._target_rows(code)] for k in ("pool", "train")}
+        chosen = with_rows["train" if c.pool == "shared" else "pool"]
+        self.pool_classes = min(len(with_rows["pool"]), len(with_rows["train"]))
         pick = torch.randperm(len(chosen), generator=metareg.torch_generator(c.split_seed, "pool-classes", c.pool))
         out = {}
         for code in sorted(chosen[i] for i in pick[:self.pool_classes].tolist()):

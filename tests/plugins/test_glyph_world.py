@@ -60,8 +60,10 @@ def test_every_class_is_a_base_character_drawn_by_min_fonts_faces_with_enough_re
         for code, rows in by_class.items():
             assert scripts.is_base_character(code), hex(code)
             assert w.face_count(code, None) >= c.min_fonts
-            if split != "pool":  # a pool class may have fewer (a shared pool: the training classes')
-                assert len(rows) >= c.renderings, (split, chr(code), len(rows))
+            if split == "pool":  # style: a seeded choice of at most `renderings` of its rows
+                assert c.domains == "script" or len(rows) <= c.renderings  # script: every row
+                continue
+            assert len(rows) >= c.renderings, (split, chr(code), len(rows))
             # every face that draws the class gives its plain glyph (copy 0)
             faces = w.data["face"][rows]
             plain = w.data["face"][rows][w.data["copy"][rows] == 0]
@@ -139,6 +141,11 @@ def test_shared_pool_holds_handwritten_renderings_of_training_classes(style_benc
         assert torch.equal(a.support_x, b.support_x) and torch.equal(a.query_x, b.query_x)
     disjoint = _classes(style_bench)
     assert not disjoint["pool"] & (disjoint["train"] | disjoint["val"] | disjoint["test"])
+    # the two pools hold the same number of classes and images (a style run's id records this revision)
+    assert shared_bench.pool_classes == style_bench.pool_classes == len(shared_bench.indices["pool"]) \
+        == len(style_bench.indices["pool"])
+    assert len(shared_bench.pool_rows) == len(style_bench.pool_rows)
+    assert "style-pools=equal" in type(shared_bench).data_identity(shared_bench.config)
 
 
 @BENCHES

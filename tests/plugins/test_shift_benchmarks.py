@@ -78,6 +78,9 @@ def test_digits_shift_pool_regimes_hold_training_or_other_classes_and_never_test
         assert not pool & all_test
     g = lambda: torch_generator(0, "test")  # noqa: E731
     assert torch.equal(shared.sample("test", 3, g()).query_x, disjoint.sample("test", 3, g()).query_x)
+    # the two pools hold the same number of classes and images, so they differ only in which classes they show
+    assert sorted(map(len, shared._pool_classes.values())) == sorted(map(len, disjoint._pool_classes.values()))
+    assert DigitsShift.data_identity(shared.config) and not DigitsShift.data_identity(disjoint.config)
 
 
 def test_an_unknown_pool_regime_names_the_key_and_the_choices():
