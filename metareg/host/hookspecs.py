@@ -89,8 +89,10 @@ def metareg_register_adversaries(register):
     adaptation), computed one domain at a time so that batch norm normalises them as predictions are normalised.
     ``source_features`` are ``train.target_batch_size`` rows drawn at random from whole meta-batch episodes, each
     episode's support and query inputs in one call (as many episodes as give that many rows); ``target_features``
-    are one call on ``train.target_batch_size`` inputs of the benchmark's ``target_pool``. Source and target are
-    never normalised together.
+    are as many rows of episode-shaped draws of the benchmark's pool (``target_episodes``, one call each), or with
+    ``train.target_draw=pool`` one call on ``train.target_batch_size`` inputs of its ``target_pool``. Source and
+    target are never normalised together. ``lr_multiplier`` and ``discriminator_steps`` in an adversary's
+    ``Config`` set its own optimiser regime (``metareg.Adversary``).
 
     Example::
 

@@ -302,6 +302,11 @@ class PoolFromTestTasks(ToyBenchmark):
         return torch.cat([batch.support_x, batch.query_x], 1).flatten(0, 1)[:n]
 
 
+class EpisodesOfTheWrongShape(ToyBenchmark):
+    def target_episodes(self, n, size, generator):
+        return self.target_pool(n * size, generator)  # flat: not cut into rows of an episode's size
+
+
 class NeedsPath(ToyBenchmark):
     @dataclass
     class Config:

@@ -20,7 +20,7 @@ from metareg.host.conformance.probes import ProbeBackbone, ProbeClassification, 
 from metareg.host.conformance.run import SUITES
 from metareg.host.contracts import check_part
 from metareg.host.registry import Registry
-from helpers.toys import AscendingGradient, CopiesBackbone, DetachedAlignment, DetachedFeatures, DoubleFeatures, FitReturnsSelf, FlatPredictions, GlobalRandomness, IgnoresContext, LabelsFromQueries, MissingShots, NeedsPath, NoFeatureDim, OneSmallDataset, PerSampleLoss, PoolFromTestTasks, PythonScalarScaling, RawTensorLoss, ReadsQueryTargets, ReplacesSupport, RunningBatchNorm, SharedNormalisation, TOY_PLUGIN, ToyAdversary, ToyBackbone, ToyBenchmark, ToyGenerator, ToyLearner, UnknownTrainSetting, UnseededAdversary, UnseededBackbone, UnseededGenerator, UnseededNoise, UnusedHead, UnusedLayer, WeightsByReference, WrongKind
+from helpers.toys import AscendingGradient, CopiesBackbone, DetachedAlignment, DetachedFeatures, DoubleFeatures, FitReturnsSelf, FlatPredictions, GlobalRandomness, IgnoresContext, LabelsFromQueries, MissingShots, NeedsPath, NoFeatureDim, OneSmallDataset, PerSampleLoss, EpisodesOfTheWrongShape, PoolFromTestTasks, PythonScalarScaling, RawTensorLoss, ReadsQueryTargets, ReplacesSupport, RunningBatchNorm, SharedNormalisation, TOY_PLUGIN, ToyAdversary, ToyBackbone, ToyBenchmark, ToyGenerator, ToyLearner, UnknownTrainSetting, UnseededAdversary, UnseededBackbone, UnseededGenerator, UnseededNoise, UnusedHead, UnusedLayer, WeightsByReference, WrongKind
 
 #: glyphs renders fonts into a cache: two alphabets at 16 px keep that to a second (parts that train declare their
 #: own small settings as ``check_config``, as mtgan does)
@@ -90,6 +90,7 @@ BROKEN = [
     ("benchmark", GlobalRandomness, "benchmark.generator"),
     ("benchmark", OneSmallDataset, "benchmark.splits"),
     ("benchmark", PoolFromTestTasks, "benchmark.target_pool"),
+    ("benchmark", EpisodesOfTheWrongShape, "benchmark.target_episodes"),
 ]
 
 

@@ -128,5 +128,24 @@ def target_pool(probe: BenchmarkProbe) -> None:
     expect(shared == 0, f"{shared} pool inputs are also test inputs")
 
 
+@SUITE.clause("target_episodes", "target_episodes(n, size, generator) is None exactly when target_pool is, or finite "
+                                 "unlabelled inputs [n, size, *input_shape], the same for the same seed, none of them "
+                                 "a test input")
+def target_episodes(probe: BenchmarkProbe) -> None:
+    has_pool = probe.benchmark.target_pool(2, torch.Generator().manual_seed(SEEDS["pool"])) is not None
+    drawn = probe.benchmark.target_episodes(2, 3, torch.Generator().manual_seed(SEEDS["pool"]))
+    if not has_pool:
+        expect(drawn is None, f"target_pool is None but target_episodes returned {shape_of(drawn)}")
+        raise Declined("no target pool: adversaries cannot be used with this benchmark")
+    want = [2, 3, *probe.benchmark.spec.input_shape]
+    expect(isinstance(drawn, torch.Tensor) and list(drawn.shape) == want, f"returned {shape_of(drawn)}, expected {want}")
+    expect(drawn.dtype.is_floating_point and bool(torch.isfinite(drawn).all()), "the draw is not finite floats")
+    again = probe.benchmark.target_episodes(2, 3, torch.Generator().manual_seed(SEEDS["pool"]))
+    expect(torch.equal(drawn, again), "the same generator seed gave a different draw")
+    test = probe.batches["test"] if "test" in probe.batches else probe.sample("test")
+    shared = len(_rows(drawn) & _rows(test.support_x, test.query_x))
+    expect(shared == 0, f"{shared} drawn target inputs are also test inputs")
+
+
 def check(cls: type, overrides: dict | None, report) -> None:
     SUITE.run(BenchmarkProbe(cls, overrides), report)
