@@ -116,6 +116,19 @@ def test_shipped_suites_expand_to_runnable_cells(registry, name):
                            for c in shifted)
 
 
+def test_the_default_suite_gives_every_dann_row_an_oracle_so_its_first_board_has_a_headroom_view(registry):
+    cells = expand(registry, load_suite("default").blocks).cells
+
+    def own(cell):
+        return dict(cell.cfg.benchmark[cell.parts["benchmark"]])
+
+    oracles = {c.parts["learner"] for c in cells if c.parts["benchmark"] == "glyph-world"
+               and own(c).get("train_domain") == "target" and c.parts["adversary"] is None}
+    dann = [c for c in cells if c.parts["adversary"] == "dann"]
+    assert dann and {c.parts["learner"] for c in dann} <= oracles
+    assert all(own(c)["domains"] == "platform" for c in dann)  # the domain whose gap the oracle shows
+
+
 @pytest.mark.parametrize("name", sorted(available_suites()))
 def test_every_shipped_suite_expands_and_resolves_each_cell(registry, name):
     """A suite file that names a setting a part lacks, or a value its range refuses, fails here, not hours into
