@@ -64,9 +64,9 @@ class DigitsShift(Digits):
       cross-platform regime (a labelled catalogue on one platform, unlabelled photos of the same products on
       another) that domain-adversarial theory covers: of each training class a seeded subset of as many images
       as the disjoint pool holds of the test class at its place, so both pools hold the same number of classes
-      and images (``SHARED_POOL`` marks the run ids of this revision). No test class reaches the pool. The test split is the
-      same in both regimes, and ``pool`` is declared a pool-only setting, so the engine evaluates both regimes on
-      the very same episodes.
+      and images (``SHARED_POOL`` marks the run ids of this revision). No test class reaches the pool. The test
+      split is the same in both regimes, and ``pool`` is declared a pool-only setting, so the engine evaluates
+      both regimes on the very same episodes.
 
     Config (beyond ``digits``'):
         shift: the transforms, in order, from rotate, invert, noise, blur, scale.

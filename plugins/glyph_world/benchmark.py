@@ -66,8 +66,8 @@ class GlyphWorld(metareg.Benchmark):
       so both train and test on the very same classes, and ``pool`` is a pool-only setting, so the engine
       evaluates both on the very same episodes.
 
-    Headroom rows (``domains=style`` or ``platform``; script domains have no source rendering of a target-script character
-    and no target rendering of a source one, so anything but the defaults is a ConfigError there):
+    Headroom rows (``domains=style`` or ``platform``; script domains have no source rendering of a target-script
+    character and no target rendering of a source one, so anything but the defaults is a ConfigError there):
 
     - ``test_domain=source``: the test classes' print renderings instead of their target-domain ones (style: a
       seeded subset of as many as the class has handwritten ones; platform: the very renderings the photos show, in
@@ -269,17 +269,19 @@ class GlyphWorld(metareg.Benchmark):
         and platform class has at least that many at the shipped settings), so the regimes differ only in which
         characters the pool shows. (``STYLE_POOLS`` records in the run id that the style pools became equal.)"""
         c = self.config
-        chosen = classes["train"] if c.pool == "shared" else classes["pool"]
+        regime = "train" if c.pool == "shared" else "pool"
         if c.domains == "script":
-            pool = {code: self._target_rows(code) for code in sorted(chosen)}
+            pool = {code: self._target_rows(code) for code in sorted(classes[regime])}
             return {code: rows for code, rows in pool.items() if rows}
-        with_rows = {k: [code for code in classes[k] if self._target_rows(code)] for k in ("pool", "train")}
-        chosen = with_rows["train" if c.pool == "shared" else "pool"]
-        self.pool_classes = min(len(with_rows["pool"]), len(with_rows["train"]))
+        # each candidate class's target-domain rows, in split order, the classes without any left out
+        target = {k: {code: rows for code in classes[k] if (rows := self._target_rows(code))}
+                  for k in ("pool", "train")}
+        chosen = list(target[regime])
+        self.pool_classes = min(len(target["pool"]), len(target["train"]))
         pick = torch.randperm(len(chosen), generator=metareg.torch_generator(c.split_seed, "pool-classes", c.pool))
         out = {}
         for code in sorted(chosen[i] for i in pick[:self.pool_classes].tolist()):
-            rows = self._target_rows(code)
+            rows = target[regime][code]
             keep = torch.randperm(len(rows), generator=metareg.torch_generator(c.split_seed, "pool-rows", code))
             out[code] = [rows[i] for i in sorted(keep[:c.renderings].tolist())]
         return out

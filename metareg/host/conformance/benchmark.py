@@ -13,6 +13,7 @@ import torch
 from metareg.host.conformance.clauses import Declined, Suite, expect
 from metareg.host.conformance.probes import shape_of
 from metareg.host.conformance.settings import part_config
+from metareg.host.contracts.benchmark import has_target_domain
 from metareg.toolkit.tasks import SPLITS, TaskBatch, TaskSpec
 
 SUITE = Suite("benchmark")
@@ -132,13 +133,13 @@ def target_pool(probe: BenchmarkProbe) -> None:
                                  "unlabelled inputs [n, size, *input_shape], the same for the same seed, none of them "
                                  "a test input")
 def target_episodes(probe: BenchmarkProbe) -> None:
-    has_pool = probe.benchmark.target_pool(2, torch.Generator().manual_seed(SEEDS["pool"])) is not None
     drawn = probe.benchmark.target_episodes(2, 3, torch.Generator().manual_seed(SEEDS["pool"]))
-    if not has_pool:
+    if not has_target_domain(probe.benchmark):
         expect(drawn is None, f"target_pool is None but target_episodes returned {shape_of(drawn)}")
         raise Declined("no target pool: adversaries cannot be used with this benchmark")
     want = [2, 3, *probe.benchmark.spec.input_shape]
-    expect(isinstance(drawn, torch.Tensor) and list(drawn.shape) == want, f"returned {shape_of(drawn)}, expected {want}")
+    expect(isinstance(drawn, torch.Tensor) and list(drawn.shape) == want,
+           f"returned {shape_of(drawn)}, expected {want}")
     expect(drawn.dtype.is_floating_point and bool(torch.isfinite(drawn).all()), "the draw is not finite floats")
     again = probe.benchmark.target_episodes(2, 3, torch.Generator().manual_seed(SEEDS["pool"]))
     expect(torch.equal(drawn, again), "the same generator seed gave a different draw")
