@@ -63,3 +63,36 @@ def test_a_bad_clipping_setting_stops_the_cli_before_anything_is_stored(run_cli,
                            "train.meta_iterations=2")
     assert code == 2 and "train.grad_clip" in err
     assert not (tmp_path / "store").exists() or Store(tmp_path / "store").runs() == []
+
+
+@pytest.mark.parametrize("case", [4, 5], ids=["cavia-conv4", "cavia-mlp"])
+def test_task_value_batched_gives_the_per_task_loops_gradients(case):
+    from helpers.chunks import CASES, build_learner
+    from metareg.run.clipping import add_task_clipped, add_task_clipped_looped, trainable
+
+    learner, batch = build_learner(*CASES[case])
+    params = trainable(list(learner.parameters()))
+    losses = learner.meta_loss(batch).task_losses
+    batched, looped = ([torch.zeros_like(p) for p in params] for _ in range(2))
+    add_task_clipped(batched, params, losses, 0.05)
+    add_task_clipped_looped(looped, params, losses, 0.05)
+    for b, lo in zip(batched, looped):
+        assert torch.allclose(b, lo, rtol=1e-10, atol=1e-12)
+    unclipped = [torch.zeros_like(p) for p in params]
+    add_task_clipped_looped(unclipped, params, losses, 1e9)
+    assert any(not torch.allclose(u, lo) for u, lo in zip(unclipped, looped))  # the bound was reached
+
+
+def test_task_value_falls_back_to_the_loop_with_a_warning_when_the_graph_cannot_be_batched(monkeypatch):
+    import metareg.run.clipping as clipping
+
+    w, x, losses = _problem()
+    per_task = [torch.autograd.grad(losses[i], w, retain_graph=True)[0].clamp(-1, 1) for i in range(4)]
+
+    def unbatchable(task_losses, params):
+        raise RuntimeError("Batching rule not implemented for aten::something")
+
+    monkeypatch.setattr(clipping, "task_gradients", unbatchable)
+    with pytest.warns(RuntimeWarning, match="could not be batched .*aten::something.*one task at a time"):
+        backward_clipped([w], losses.mean(), "task_value", 1.0, task_losses=losses)
+    assert torch.allclose(w.grad, torch.stack(per_task).mean(0))
