@@ -48,9 +48,9 @@ class SinusoidShift(Sinusoid):
         c = self.config
         amplitude = self._uniform((n_tasks, 1, 1), c.target_amplitude_min, c.target_amplitude_max, generator)
         phase = self._uniform((n_tasks, 1, 1), c.target_phase_min, c.target_phase_max, generator)
-        x = self._uniform((n_tasks, c.k_shot + c.eval_query, 1), c.target_x_min, c.target_x_max, generator)
+        k = self.support_size(split)
+        x = self._uniform((n_tasks, k + c.eval_query, 1), c.target_x_min, c.target_x_max, generator)
         y = amplitude * torch.sin(x - phase)
-        k = c.k_shot
         return TaskBatch(x[:, :k], y[:, :k], x[:, k:], y[:, k:])
 
     def target_pool(self, n, generator):
