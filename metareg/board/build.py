@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from metareg.board.headroom import Headroom, headroom, role, without_default_domains, without_domains
+from metareg.grid.paper import PaperValue
 from metareg.host import families
 from metareg.run.config import EXECUTION_ONLY, _flatten
 from metareg.toolkit.metrics import HIGHER_IS_BETTER, PROBE, task_metric_name
@@ -124,6 +125,8 @@ class Entry:
     settings: str = ""  # what tells it apart from entries with the same parts in its section
     baseline: "Entry | None" = None
     rank: int | None = None
+    #: the published value a suite's ``paper:`` block gives for this combination's cells (``metareg.grid.paper``)
+    paper: "PaperValue | None" = None
 
     @property
     def is_baseline(self) -> bool:
@@ -151,6 +154,20 @@ class Entry:
         if self.is_baseline or self.baseline is None or self.baseline.estimate is None or self.estimate is None:
             return None
         return self.estimate.mean - self.baseline.estimate.mean
+
+    @property
+    def paper_delta(self) -> float | None:
+        """This row's mean minus the paper's value (None without either)."""
+        if self.paper is None or self.estimate is None:
+            return None
+        return self.estimate.mean - self.paper.value
+
+    @property
+    def paper_overlap(self) -> bool | None:
+        """Whether our 95% CI and the paper's interval meet (``PaperValue.overlaps``); None without either."""
+        if self.paper is None or self.estimate is None:
+            return None
+        return self.paper.overlaps(self.estimate.mean, self.estimate.ci95)
 
     @property
     def label(self) -> str:
@@ -223,6 +240,16 @@ class Section:
         return any(e.probe_accuracy is not None for e in self.entries)
 
     @property
+    def has_paper(self) -> bool:
+        """Whether any row has a published value (then the section shows the paper columns)."""
+        return any(e.paper is not None for e in self.entries)
+
+    @property
+    def papers(self) -> list["PaperValue"]:
+        """The section's published values, once each, in row order (their sources go under the table)."""
+        return list(dict.fromkeys(e.paper for e in self.entries if e.paper is not None))
+
+    @property
     def has_domain_accuracy(self) -> bool:
         """Whether any row reports a domain accuracy (then the section shows that column)."""
         return any(e.domain_accuracy is not None for e in self.entries)
@@ -272,10 +299,12 @@ def cell_outcomes(rows) -> tuple[dict, dict[str, int]]:
 
 
 def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboard", description: str = "",
-                store_path: str | Path | None = None) -> Board:
+                store_path: str | Path | None = None, paper: dict | None = None) -> Board:
     """The board of the store's ``rows`` (``RunRow``s); with a ``plan`` (a suite's cells) only its cells, and its
     unfinished cells as missing; with ``select`` (a predicate on a row) only the rows it accepts. Each cell shows
-    its run as ``cell_outcomes`` decides (a rerun replaces the earlier), with its failed attempts counted."""
+    its run as ``cell_outcomes`` decides (a rerun replaces the earlier), with its failed attempts counted.
+    ``paper`` (config hash -> ``PaperValue``, ``metareg.grid.paper.match_paper``) puts each published value on
+    the row of the cells it names."""
     latest, failures = cell_outcomes(r for r in rows if select is None or select(r))
     if plan is not None:
         wanted = {cell.hash: cell for cell in plan.cells}
@@ -293,7 +322,10 @@ def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboa
         from metareg.run.config import to_container
 
         for cell in plan.cells:
-            entry_for(to_container(cell.cfg), cell.parts).planned += 1
+            entry = entry_for(to_container(cell.cfg), cell.parts)
+            entry.planned += 1
+            if paper and cell.hash in paper:
+                entry.paper = paper[cell.hash]
     done: dict[str, list] = {}
     for row in latest.values():
         entry = entry_for(row.config, row.parts)

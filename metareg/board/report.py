@@ -8,7 +8,8 @@ data URIs and its style is inline, so it opens in a browser from disk with no se
 With ``curves`` (``metareg leaderboard --curves``) Markdown and HTML add ``curve_table`` after each section's table:
 the same rows, one column per validation iteration, and where each row's mean peaks; JSON adds the same numbers
 under each section's ``curves`` key. CSV, one flat table of rows, has no place for them and is unchanged. Without
-``curves`` every format is exactly what it was before the option existed.
+``curves`` every format is exactly what it was before the option existed. A suite's ``paper:`` block
+(``metareg.grid.paper``) adds the paper columns and a list of sources; without it, the same holds.
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from metareg.toolkit.stats import Estimate
 MISSING = "—"
 DOMAIN_HEADER = "adversary's own domain acc. (training, last 25%)"
 PROBE_HEADER = "probe domain acc. (held out)"
+PAPER_HEADERS = ["paper", "Δ vs paper", "intervals overlap"]
+PAPER_TITLE = "Published values"
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,11 @@ def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
     with_settings = any(e.settings for e in section.entries)
     with_domain = section.has_domain_accuracy
     with_probe = section.has_probe
+    with_paper = section.has_paper
     header = ["rank", "learner", "backbone", "adversary", "generator"] + (["settings"] if with_settings else []) + [
-        f"{section.metric or 'metric'}{arrow} (mean ± 95% CI)", "n", "baseline", "Δ vs baseline", "runs", "failed",
-        "wall s/run"] + ([DOMAIN_HEADER] if with_domain else []) + ([PROBE_HEADER] if with_probe else [])
+        f"{section.metric or 'metric'}{arrow} (mean ± 95% CI)", "n"] + (PAPER_HEADERS if with_paper else []) + [
+        "baseline", "Δ vs baseline", "runs", "failed", "wall s/run"] + ([DOMAIN_HEADER] if with_domain else []) + (
+        [PROBE_HEADER] if with_probe else [])
     entries = section.entries
     # an oracle or source-test row is a reference, not a method: it competes for no bold cell
     methods = [e if role(e) is None else None for e in entries]
@@ -81,6 +86,10 @@ def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
         row += [
             Cell(_estimate(e.estimate), method is not None and e.estimate is not None and e.estimate.mean == best_mean),
             Cell(str(e.estimate.n) if e.estimate else MISSING),
+        ]
+        if with_paper:
+            row += _paper_cells(e)
+        row += [
             Cell("(this row)" if e.is_baseline else _estimate(e.baseline.estimate if e.baseline else None)),
             Cell(MISSING if e.delta is None else f"{e.delta:+.3f}",
                  method is not None and e.delta is not None and e.delta == best_delta),
@@ -95,6 +104,27 @@ def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
             row.append(Cell(MISSING if e.probe_accuracy is None else f"{e.probe_accuracy:.2f}"))
         rows.append(row)
     return header, rows
+
+
+def _paper_cells(e: Entry) -> list[Cell]:
+    if e.paper is None:
+        return [Cell(MISSING)] * 3
+    overlap = e.paper_overlap
+    return [Cell(e.paper.text), Cell(MISSING if e.paper_delta is None else f"{e.paper_delta:+.3f}"),
+            Cell(MISSING if overlap is None else ("yes" if overlap else "no"))]
+
+
+def paper_note(section: Section) -> str:
+    """The sentence under a section's published values: what the paper columns mean."""
+    return ("Paper: the published value for the row's cells, with its ± as the paper states it (95% CI or sd; none "
+            "where it gives none). Δ vs paper = our mean − the paper's value. Intervals overlap: whether our 95% CI "
+            "and the paper's interval meet; where the paper gives none, whether our CI holds its value. Each "
+            "value's source and the protocol facts that decide it:")
+
+
+def paper_sources(section: Section) -> list[str]:
+    """One line per published value of the section: its name, source and protocol."""
+    return [f"{p.name}: {p.text}. {p.source}" + (f". {p.protocol}" if p.protocol else "") for p in section.papers]
 
 
 def section_note(section: Section) -> str:
@@ -280,6 +310,9 @@ def to_markdown(board: Board, *, curves: bool = False) -> str:
             out.append(f"- failed: {entry.label}: {error}")
         if failures(section):
             out.append("")
+        if section.has_paper:
+            out += [f"### {PAPER_TITLE}", "", paper_note(section), ""]
+            out += [f"- {line}" for line in paper_sources(section)] + [""]
         if section.headroom:
             out += [f"### {HEADROOM_TITLE}", "", headroom_note(section), ""]
             out += _markdown_table(*headroom_table(section)) + [""]
@@ -339,6 +372,9 @@ def to_html(board: Board, *, curves: bool = False) -> str:
         if failures(section):
             out.append('<ul class="failures">' + "".join(f"<li>failed: {esc(e.label)}: {esc(err)}</li>"
                                                          for e, err in failures(section)) + "</ul>")
+        if section.has_paper:
+            out += [f"<h3>{esc(PAPER_TITLE)}</h3>", f'<p class="note">{esc(paper_note(section))}</p>',
+                    "<ul>" + "".join(f"<li>{esc(line)}</li>" for line in paper_sources(section)) + "</ul>"]
         if section.headroom:
             out += [f"<h3>{esc(HEADROOM_TITLE)}</h3>", f'<p class="note">{esc(headroom_note(section))}</p>']
             out += _html_table(*headroom_table(section), 3)
@@ -363,8 +399,10 @@ def to_html(board: Board, *, curves: bool = False) -> str:
 
 def records(board: Board) -> list[dict]:
     """One dict of raw values per row of the board, in board order (what CSV and JSON carry); every row has
-    ``probe_domain_accuracy`` when any row of the board has a probe, so CSV's columns are the same for all."""
+    ``probe_domain_accuracy`` when any row of the board has a probe, and the ``paper_*`` keys when any row has a
+    published value, so CSV's columns are the same for all."""
     with_probe = any(section.has_probe for section in board.sections)
+    with_paper = any(section.has_paper for section in board.sections)
     out = []
     for section in board.sections:
         for e in section.entries:
@@ -382,6 +420,12 @@ def records(board: Board) -> list[dict]:
             })
             if with_probe:  # only then, so a board without probes reads byte for byte as before they existed
                 out[-1]["probe_domain_accuracy"] = e.probe_accuracy
+            if with_paper:  # the same: a suite without a paper: block reports as before
+                p = e.paper
+                out[-1].update({"paper_name": p.name if p else None, "paper_value": p.value if p else None,
+                                "paper_ci95": p.ci95 if p else None, "paper_std": p.std if p else None,
+                                "delta_vs_paper": e.paper_delta, "overlaps_paper": e.paper_overlap,
+                                "paper_source": p.source if p else None})
     return out
 
 

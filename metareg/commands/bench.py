@@ -111,6 +111,18 @@ def grid_blocks(args: argparse.Namespace, default_suite: str | None = DEFAULT_SU
     return [block.with_axes(**axes, seeds=seeds) for block in suite.blocks], suite
 
 
+def paper_values(args: argparse.Namespace, suite, plan) -> dict:
+    """Config hash -> the suite's published value for that cell (``metareg.grid.paper``). Strict, so an entry that
+    matches no cell is an error, when the grid is the suite's own: no selector, seed or setting given beside it."""
+    from metareg.grid.paper import match_paper
+
+    if suite is None or not suite.paper:
+        return {}
+    axes, seeds = selector_axes(args)
+    own = not axes and seeds is None and not grid_settings(args)
+    return match_paper(suite.paper, plan.cells, f"suite {str(suite.path)!r}", strict=own)
+
+
 def run(args: argparse.Namespace) -> int:
     from metareg.commands.log_switch import logging_to
 
@@ -132,6 +144,7 @@ def _run(args: argparse.Namespace) -> int:
     registry = load_registry()
     blocks, suite = grid_blocks(args, registry=registry)
     plan = expand(registry, blocks, grid_settings(args), device=args.device)
+    paper_values(args, suite, plan)  # a paper entry that names no cell is the suite's mistake: found before any run
     if not plan.cells:
         reasons = "; ".join(f"{s.label}: {s.reason}" for s in plan.skipped)
         raise IncompatibleError(f"nothing to run, every combination is incompatible: {reasons}")

@@ -3,13 +3,14 @@
 With ``--suite NAME`` the board holds exactly that suite's cells, unfinished ones shown as missing. Without it the
 selectors, seeds and ``key=value`` settings filter the stored runs (``metareg.board.select``): a selector left out
 matches every run, a setting narrows only the runs it applies to; with none of them, every run in the store.
-``--curves`` adds each row's validation metric by outer update (``metareg.board.report.curve_table``).
+``--curves`` adds each row's validation metric by outer update (``metareg.board.report.curve_table``). A suite
+with a ``paper:`` block (``metareg.grid.paper``) adds the published value beside each cell it names.
 """
 from __future__ import annotations
 
 import argparse
 
-from metareg.commands.bench import add_grid_arguments, grid_blocks, grid_settings, selector_axes
+from metareg.commands.bench import add_grid_arguments, grid_blocks, grid_settings, paper_values, selector_axes
 
 NAME = "leaderboard"
 
@@ -49,15 +50,16 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--format {fmt!r}: use one or more of {', '.join(FORMATS)} (comma separated)")
     out = out_folder(args.out) if args.out else None  # before the board is built: a wrong --out costs nothing
     store = existing_store(args.store)
-    plan, select, suite = None, None, None
+    plan, select, suite, paper = None, None, None, {}
     if args.suite:
         blocks, suite = grid_blocks(args, default_suite=None)
         plan = expand(load_registry(), blocks, grid_settings(args))
+        paper = paper_values(args, suite, plan)
     else:
         select = selected_runs(args)
     title = args.title or ("metareg leaderboard" + (f": {suite.name}" if suite else ""))
     board = build_board(store.runs(), plan, select=select, title=title, description=suite.description if suite else "",
-                        store_path=store.path)
+                        store_path=store.path, paper=paper)
     if out is None:
         for fmt in formats:
             print(render(board, fmt, curves=args.curves), end="")

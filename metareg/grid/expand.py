@@ -10,6 +10,7 @@ same config give one cell.
 """
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -52,6 +53,15 @@ def parse_list(value: Any, axis: str, where: str | None = None) -> tuple[str, ..
     if not out:
         raise ConfigError(f"{where}: no value given; name one or more, separated by commas" + _example(axis))
     return out
+
+
+def check_keys(data: dict, valid: tuple[str, ...], where: str) -> None:
+    """A ``ConfigError`` naming the first key of ``data`` not in ``valid``, with the closest valid one."""
+    for key in data:
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{where}: unknown key {key!r}{hint} valid keys: {', '.join(valid)}")
 
 
 def _example(axis: str) -> str:

@@ -14,6 +14,10 @@ A suite file (``benchmarks/suites/NAME.yaml``)::
       - benchmark: digits-shift
         learner: [protonet, maml]
         adversary: [none, dann]
+    paper:                    # optional: published values shown beside the cells they name (metareg.grid.paper)
+      - where: {benchmark: sinusoid, learner: maml}
+        value: 0.35
+        source: Finn et al. 2017, Table 2
 
 Suites are found by name in ``$METAREG_SUITES`` (folders separated by ``os.pathsep``), then ``./benchmarks/suites``,
 then the suites installed with metareg (the ``metareg_suites`` package: ``benchmarks/suites`` of the source tree,
@@ -27,10 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metareg.errors import ConfigError
-from metareg.grid.expand import AXES, Block, parse_list, parse_seeds
+from metareg.grid.expand import AXES, Block, check_keys, parse_list, parse_seeds
+from metareg.grid.paper import PaperValue, parse_paper
 from metareg.run.config import _flatten, check_regular_file, read_mapping
 
-SUITE_KEYS = ("description", "settings", "grid")
+SUITE_KEYS = ("description", "settings", "grid", "paper")
 BLOCK_KEYS = AXES + ("settings",)
 
 
@@ -40,6 +45,8 @@ class Suite:
     path: Path
     description: str
     blocks: tuple[Block, ...]
+    #: the published values the board shows beside the cells they name (``metareg.grid.paper``)
+    paper: tuple[PaperValue, ...] = ()
 
 
 def suite_dirs() -> list[Path]:
@@ -99,7 +106,7 @@ def load_suite(name: str) -> Suite:
     """The suite called ``name`` (or at that path), checked key by key."""
     path = find_suite(name)
     data = read_mapping(path, "suite file", f"be a mapping with keys {', '.join(SUITE_KEYS)}")
-    _check_keys(data, SUITE_KEYS, f"suite {str(path)!r}")
+    check_keys(data, SUITE_KEYS, f"suite {str(path)!r}")
     if "grid" not in data:
         raise ConfigError(f"suite {str(path)!r} has no 'grid': list the learners, benchmarks, ... it compares")
     common = _settings(data.get("settings"), f"suite {str(path)!r} settings")
@@ -112,19 +119,12 @@ def load_suite(name: str) -> Suite:
         where = f"suite {str(path)!r} grid block {i + 1}"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where} must be a mapping of axes ({', '.join(AXES)}) and settings")
-        _check_keys(entry, BLOCK_KEYS, where)
+        check_keys(entry, BLOCK_KEYS, where)
         axes = {axis: (parse_seeds(v) if axis == "seeds" else parse_list(v, axis, f"{where}: {axis}"))
                 for axis, v in entry.items() if axis in AXES}
         blocks.append(Block(axes, common + _settings(entry.get("settings"), f"{where} settings")))
-    return Suite(path.stem, path, str(data.get("description") or "").strip(), tuple(blocks))
-
-
-def _check_keys(data: dict, valid: tuple[str, ...], where: str) -> None:
-    for key in data:
-        if key not in valid:
-            close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{where}: unknown key {key!r}{hint} valid keys: {', '.join(valid)}")
+    paper = parse_paper(data.get("paper"), f"suite {str(path)!r}")
+    return Suite(path.stem, path, str(data.get("description") or "").strip(), tuple(blocks), paper)
 
 
 def _settings(value, where: str) -> tuple:
