@@ -18,6 +18,10 @@ _EXPORTS = {
     "NoConfig": "metareg.host.contracts.part",
     "Range": "metareg.host.ranges",
     "Choice": "metareg.host.ranges",
+    "LogUniform": "metareg.host.search",
+    "Uniform": "metareg.host.search",
+    "IntUniform": "metareg.host.search",
+    "Categorical": "metareg.host.search",
     "Backbone": "metareg.host.contracts.backbone",
     "MetaLearner": "metareg.host.contracts.learner",
     "LearnerOutput": "metareg.host.contracts.learner",
@@ -78,10 +82,10 @@ _SUBMODULES = ("testing",)
 
 #: the public API, spelled out so that a reader (and pyflakes) sees it; tests check it matches the maps above
 __all__ = [
-    "Adversary", "AdversaryOutput", "Backbone", "Benchmark", "Choice", "ClassPool", "ConfigError", "ContractError",
-    "DuplicatePartError", "EpisodeSplits", "Generator", "GradientLearner", "IncompatibleError", "LearnerOutput",
+    "Adversary", "AdversaryOutput", "Backbone", "Benchmark", "Categorical", "Choice", "ClassPool", "ConfigError", "ContractError",
+    "DuplicatePartError", "EpisodeSplits", "Generator", "GradientLearner", "IncompatibleError", "IntUniform", "LearnerOutput", "LogUniform",
     "MetaLearner", "MetaregError", "NoConfig", "LoadedRun", "Part", "PluginError", "Range", "Registry", "StoreError",
-    "TaskBatch", "TaskBatchNorm", "TaskSpec", "UnknownPartError", "hookimpl", "hookspec", "load_run", "testing",
+    "TaskBatch", "TaskBatchNorm", "TaskSpec", "Uniform", "UnknownPartError", "hookimpl", "hookspec", "load_run", "testing",
     "__version__",
     # the toolkit
     "IMAGE_TRAIN_DEFAULTS", "INIT_SCHEMES", "POOL_REGIMES", "STRATEGIES", "SplitStreams", "TEST_DOMAINS", "TRAIN_DOMAINS",
@@ -127,6 +131,7 @@ if TYPE_CHECKING:  # pragma: no cover
                                             resolve_strategy)
     from metareg.toolkit.layers import INIT_SCHEMES, TaskBatchNorm, kaiming_init, reverse_gradient
     from metareg.host.ranges import Choice, Range
+    from metareg.host.search import Categorical, IntUniform, LogUniform, Uniform
     from metareg.host.registry import Registry
     from metareg.run.predict import LoadedRun, load_run
     from metareg.toolkit.atomic import write_atomic

@@ -80,6 +80,9 @@ class CAVIA(metareg.GradientLearner):
     ranges = {"context_dim": metareg.Range.at_least(1), "inner_lr": metareg.Range.above(0),
               "inner_steps": metareg.Range.at_least(0), "test_inner_steps": metareg.Range.at_least(0),
               "vectorize": metareg.Choice("auto", "vmap", "loop"), "init": metareg.Choice(*INIT_SCHEMES)}
+    #: metareg tune's space: a decade either side of the paper's inner lr 1.0, and 1-5 inner steps around its 1 and 2
+    #: (the paper states no search range)
+    search = {"inner_lr": metareg.LogUniform(0.1, 10.0), "inner_steps": metareg.IntUniform(1, 5)}
     presets = {
         "classification": {"context_dim": 100, "inner_lr": 1.0, "inner_steps": 2, "test_inner_steps": 2,
                            "init": "kaiming", "backbone.init": "kaiming",

@@ -73,6 +73,9 @@ class DANN(metareg.Adversary):
               "discriminator_steps": metareg.Range.at_least(1).multiple_of(1)}
     #: at these values DANN trains as it did before the settings existed, so stored DANN runs keep their ids
     added_settings = {"lr_multiplier": 1.0, "discriminator_steps": 1}
+    #: metareg tune's space: the reversal weight from 0.03 to the paper's 1.0 (its schedule's end point), and the
+    #: discriminator's rate a decade either side of the shared one (the reference states no search range)
+    search = {"lambda_max": metareg.LogUniform(0.03, 1.0), "lr_multiplier": metareg.LogUniform(0.1, 10.0)}
 
     def __init__(self, feature_dim, config):
         super().__init__(feature_dim, config)

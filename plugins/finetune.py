@@ -42,6 +42,9 @@ class FineTune(metareg.GradientLearner):
         test_inner_steps: int = 10
         vectorize: str = "auto"
 
+    #: metareg tune's space: the fine-tuning step a decade either side of MAML's 0.01 (the MAML paper tuned its
+    #: baseline's step "automatically", without stating the range)
+    search = {"inner_lr": metareg.LogUniform(0.001, 0.1)}
     ranges = {"inner_lr": metareg.Range.above(0), "test_inner_steps": metareg.Range.at_least(0),
               "vectorize": metareg.Choice(*metareg.STRATEGIES)}
 

@@ -64,6 +64,8 @@ class Jitter(metareg.Generator):
         noise_std: float = 0.05
         augment_meta_train: bool = True
 
+    #: metareg tune's space: the synthetic samples' weight in the support loss, the same as MT-GAN's
+    search = {"aug_weight": metareg.Uniform(0.05, 1.0)}
     ranges = {"n_aug": metareg.Range.at_least(0), "aug_weight": metareg.Range.at_least(0),
               **dict.fromkeys(("rotation", "elastic_alpha", "noise_std"), metareg.Range.at_least(0)),
               "scale": metareg.Range.at_least(0) & metareg.Range.below(1),

@@ -44,6 +44,9 @@ class MAML(metareg.GradientLearner):
 
     ranges = {"inner_lr": metareg.Range.above(0), "inner_steps": metareg.Range.at_least(0),
               "test_inner_steps": metareg.Range.at_least(0), "vectorize": metareg.Choice(*metareg.STRATEGIES)}
+    #: metareg tune's space: a decade below the paper's sinusoid 0.01 to above its Omniglot 0.4; 1-5 inner steps, the
+    #: paper's range (1 for sinusoid and Omniglot, 5 for mini-ImageNet). The paper states no search range.
+    search = {"inner_lr": metareg.LogUniform(0.001, 1.0), "inner_steps": metareg.IntUniform(1, 5)}
     presets = {"classification": {"inner_lr": 0.4, "inner_steps": 5, "test_inner_steps": 10}}
 
     def meta_loss(self, batch):

@@ -59,6 +59,9 @@ class Reptile(metareg.GradientLearner):
         test_inner_steps: int = 32
         vectorize: str = "auto"
 
+    #: metareg tune's space: a decade either side of the sinusoid default 0.02, and the paper's 5-10 inner steps
+    #: widened to 1-10 (the paper states no search range)
+    search = {"inner_lr": metareg.LogUniform(0.002, 0.2), "inner_steps": metareg.IntUniform(1, 10)}
     ranges = {"inner_lr": metareg.Range.above(0),
               "inner_steps": metareg.Range.at_least(1).because("with no inner step the Reptile update is zero"),
               "test_inner_steps": metareg.Range.at_least(0), "vectorize": metareg.Choice(*metareg.STRATEGIES)}

@@ -63,6 +63,8 @@ class Versa(metareg.MetaLearner):
         samples: int = 10
         vectorize: str = "auto"
 
+    #: metareg tune's space: the amortisation network's width around the paper's 256 (it states no search range)
+    search = {"hidden": metareg.Categorical(64, 128, 256, 512)}
     ranges = {"hidden": metareg.Range.at_least(1), "samples": metareg.Range.at_least(1),
               "vectorize": metareg.Choice(*STRATEGIES)}
 

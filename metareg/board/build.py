@@ -127,6 +127,9 @@ class Entry:
     rank: int | None = None
     #: the published value a suite's ``paper:`` block gives for this combination's cells (``metareg.grid.paper``)
     paper: "PaperValue | None" = None
+    #: what a ``metareg tune`` study made this row: ``tuned (N trials, source-val)``, ``default`` (the untuned
+    #: configuration beside it) or ``trial K`` (shown with ``leaderboard --trials``); None for other runs
+    study_role: str | None = None
 
     @property
     def is_baseline(self) -> bool:
@@ -299,13 +302,17 @@ def cell_outcomes(rows) -> tuple[dict, dict[str, int]]:
 
 
 def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboard", description: str = "",
-                store_path: str | Path | None = None, paper: dict | None = None) -> Board:
+                store_path: str | Path | None = None, paper: dict | None = None, studies: Sequence[dict] = (),
+                trials: bool = False) -> Board:
     """The board of the store's ``rows`` (``RunRow``s); with a ``plan`` (a suite's cells) only its cells, and its
     unfinished cells as missing; with ``select`` (a predicate on a row) only the rows it accepts. Each cell shows
     its run as ``cell_outcomes`` decides (a rerun replaces the earlier), with its failed attempts counted.
     ``paper`` (config hash -> ``PaperValue``, ``metareg.grid.paper.match_paper``) puts each published value on
-    the row of the cells it names."""
-    latest, failures = cell_outcomes(r for r in rows if select is None or select(r))
+    the row of the cells it names. ``studies`` (``Store.study_runs``) labels the rows a ``metareg tune`` study made
+    and leaves out its trials, which are the search and not a result, unless ``trials``."""
+    roles = study_roles(studies)
+    hidden = {digest for digest, role in roles.items() if role.startswith("trial") and not trials}
+    latest, failures = cell_outcomes(r for r in rows if (select is None or select(r)) and r.config_hash not in hidden)
     if plan is not None:
         wanted = {cell.hash: cell for cell in plan.cells}
         latest = {h: r for h, r in latest.items() if h in wanted}
@@ -330,6 +337,7 @@ def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboa
     for row in latest.values():
         entry = entry_for(row.config, row.parts)
         entry.failed += failures[row.config_hash]
+        entry.study_role = roles.get(row.config_hash, entry.study_role)
         if row.status == "failed":
             entry.errors.append(row.error or "")
             continue
@@ -341,6 +349,24 @@ def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboa
         _pool_metrics(entries[key], finished)
     sections = _sections(list(entries.values()))
     return Board(title, description, sections, footer(latest.values(), store_path))
+
+
+def study_roles(studies: Sequence[dict]) -> dict[str, str]:
+    """Config hash -> the label of what a study made it; a run that is both a trial and the tuned row is tuned."""
+    counts: dict[str, int] = {}
+    for r in studies:
+        if r["role"] == "trial":
+            counts[r["study"]] = max(counts.get(r["study"], 0), r["number"] + 1)
+    labels: dict[str, str] = {}
+    rank = {"trial": 0, "default": 1, "tuned": 2}
+    chosen: dict[str, int] = {}
+    for r in studies:
+        spec = r["spec"]
+        label = {"tuned": f"tuned ({counts.get(r['study'], 0)} trials, {spec.get('select', '?')})",
+                 "default": "default (untuned)", "trial": f"trial {r['number']} of study {r['study']}"}[r["role"]]
+        if rank[r["role"]] >= chosen.get(r["config_hash"], -1):
+            labels[r["config_hash"]], chosen[r["config_hash"]] = label, rank[r["role"]]
+    return labels
 
 
 def _pool_metrics(entry: Entry, rows) -> None:
@@ -404,7 +430,9 @@ def _rank(section: Section) -> None:
     an oracle or source-test row."""
     direction = section.higher_is_better
     # an oracle or source-test row is a reference (it trains or tests on other data), not a method: no rank
-    scored = [e for e in section.entries if e.estimate is not None and role(e) is None]
+    # a mean that is not finite (a test task whose adaptation diverged: inf or nan MSE) cannot be ranked
+    scored = [e for e in section.entries if e.estimate is not None and role(e) is None
+              and math.isfinite(e.estimate.mean)]
     if direction is None:
         return
     for entry in scored:

@@ -49,7 +49,7 @@ def _best(values: list[float | None], higher: bool | None, improves: bool = Fals
     """The best of the present values in the given direction, when it is a real best: at least two compete and it
     beats at least one of them; with ``improves`` (the Δ column) it must also be on the better side of zero.
     None otherwise, so nothing is bold."""
-    present = [v for v in values if v is not None]
+    present = [v for v in values if v is not None and math.isfinite(v)]
     if higher is None or len(present) < 2:
         return None
     best = max(present) if higher else min(present)
@@ -62,7 +62,7 @@ def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
     """The display table of one section: a row per combination, best per column bold."""
     higher = section.higher_is_better
     arrow = {True: " ↑", False: " ↓"}.get(higher, "")
-    with_settings = any(e.settings for e in section.entries)
+    with_settings = any(e.settings or e.study_role for e in section.entries)
     with_domain = section.has_domain_accuracy
     with_probe = section.has_probe
     with_paper = section.has_paper
@@ -82,7 +82,7 @@ def section_table(section: Section) -> tuple[list[str], list[list[Cell]]]:
         row = [Cell(str(e.rank) if e.rank else MISSING), Cell(e.parts["learner"] or MISSING),
                Cell(e.parts["backbone"] or MISSING), Cell(e.parts["adversary"] or MISSING),
                Cell(e.parts["generator"] or MISSING)]
-        row += [Cell(e.settings)] if with_settings else []
+        row += [Cell((f"[{e.study_role}] " if e.study_role else "") + e.settings)] if with_settings else []
         row += [
             Cell(_estimate(e.estimate), method is not None and e.estimate is not None and e.estimate.mean == best_mean),
             Cell(str(e.estimate.n) if e.estimate else MISSING),
@@ -403,6 +403,7 @@ def records(board: Board) -> list[dict]:
     published value, so CSV's columns are the same for all."""
     with_probe = any(section.has_probe for section in board.sections)
     with_paper = any(section.has_paper for section in board.sections)
+    with_study = any(e.study_role for section in board.sections for e in section.entries)
     out = []
     for section in board.sections:
         for e in section.entries:
@@ -420,6 +421,8 @@ def records(board: Board) -> list[dict]:
             })
             if with_probe:  # only then, so a board without probes reads byte for byte as before they existed
                 out[-1]["probe_domain_accuracy"] = e.probe_accuracy
+            if with_study:  # the same: a store without studies reports as before
+                out[-1]["study_role"] = e.study_role
             if with_paper:  # the same: a suite without a paper: block reports as before
                 p = e.paper
                 out[-1].update({"paper_name": p.name if p else None, "paper_value": p.value if p else None,

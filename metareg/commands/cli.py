@@ -21,7 +21,7 @@ from metareg.errors import Interrupted, MetaregError, signal_words
 from metareg.run.deferred_signals import deferred_signals
 
 #: subcommand modules, in the order ``metareg --help`` lists them
-COMMANDS = ("bench", "leaderboard", "runs", "predict", "plugins", "perf")
+COMMANDS = ("bench", "tune", "leaderboard", "runs", "predict", "plugins", "perf")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,6 +32,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        help="after each benchmark's table, the validation metric by outer update: per row the mean "
                             "over its finished seeds at each validation point, and where it is best (md, html, "
                             "json; csv unchanged)")
+    board.add_argument("--trials", action="store_true",
+                       help="also show the trials of `metareg tune` studies (left out by default: they are the "
+                            "search, and their tuned and default rows are the result)")
     return board
 
 
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         select = selected_runs(args)
     title = args.title or ("metareg leaderboard" + (f": {suite.name}" if suite else ""))
     board = build_board(store.runs(), plan, select=select, title=title, description=suite.description if suite else "",
-                        store_path=store.path, paper=paper)
+                        store_path=store.path, paper=paper, studies=store.study_runs(), trials=args.trials)
     if out is None:
         for fmt in formats:
             print(render(board, fmt, curves=args.curves), end="")

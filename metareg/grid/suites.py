@@ -14,6 +14,8 @@ A suite file (``benchmarks/suites/NAME.yaml``)::
       - benchmark: digits-shift
         learner: [protonet, maml]
         adversary: [none, dann]
+    search:                   # optional: metareg tune's spaces, replacing or adding to the parts' own
+      learner: {maml: {inner_lr: "log:0.01:1"}}
     paper:                    # optional: published values shown beside the cells they name (metareg.grid.paper)
       - where: {benchmark: sinusoid, learner: maml}
         value: 0.35
@@ -35,7 +37,7 @@ from metareg.grid.expand import AXES, Block, check_keys, parse_list, parse_seeds
 from metareg.grid.paper import PaperValue, parse_paper
 from metareg.run.config import _flatten, check_regular_file, read_mapping
 
-SUITE_KEYS = ("description", "settings", "grid", "paper")
+SUITE_KEYS = ("description", "settings", "grid", "paper", "search")
 BLOCK_KEYS = AXES + ("settings",)
 
 
@@ -47,6 +49,9 @@ class Suite:
     blocks: tuple[Block, ...]
     #: the published values the board shows beside the cells they name (``metareg.grid.paper``)
     paper: tuple[PaperValue, ...] = ()
+    #: ``metareg tune``'s search spaces for the suite's cells, replacing or adding to the parts' own
+    #: (dotted key -> ``metareg.host.search`` distribution)
+    search: tuple = ()
 
 
 def suite_dirs() -> list[Path]:
@@ -124,7 +129,20 @@ def load_suite(name: str) -> Suite:
                 for axis, v in entry.items() if axis in AXES}
         blocks.append(Block(axes, common + _settings(entry.get("settings"), f"{where} settings")))
     paper = parse_paper(data.get("paper"), f"suite {str(path)!r}")
-    return Suite(path.stem, path, str(data.get("description") or "").strip(), tuple(blocks), paper)
+    return Suite(path.stem, path, str(data.get("description") or "").strip(), tuple(blocks), paper,
+                 _search(data.get("search"), f"suite {str(path)!r} search"))
+
+
+def _search(value, where: str) -> tuple:
+    """A suite's ``search:`` block (``learner: {maml: {inner_lr: "log:0.01:1"}}``) as (dotted key, distribution)."""
+    from metareg.host.search import from_mapping
+
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping of settings to search spaces, e.g. "
+                          f"learner: {{maml: {{inner_lr: 'log:0.01:1'}}}}")
+    return tuple((key, from_mapping(key, spec)) for key, spec in _flatten(value))
 
 
 def _settings(value, where: str) -> tuple:

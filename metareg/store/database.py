@@ -331,6 +331,27 @@ class Store:
                 warnings.warn(f"metareg: {self.path}: {exc}; that run is skipped", RuntimeWarning, stacklevel=3)
         return rows
 
+    def record_study_runs(self, study: str, spec: dict, entries: list[tuple[str, int, str, dict]]) -> None:
+        """Note which runs are a ``metareg tune`` study's: (role, number, config hash, the searched values) each,
+        with the study's spec. The runs themselves are ordinary rows; this only says what they are to the study
+        (``trial``, ``tuned``: the selected configuration on a seed, ``default``: the untuned one), so the board
+        can show the tuned row and ``tune --show`` the trials. Written again, an entry is replaced by the same."""
+        with self._write() as db:
+            db.executemany("INSERT OR REPLACE INTO study_runs (study, role, number, config_hash, params, spec)"
+                           " VALUES (?, ?, ?, ?, ?, ?)",
+                           [(study, role, number, digest, json.dumps(params, sort_keys=True),
+                             json.dumps(spec, sort_keys=True)) for role, number, digest, params in entries])
+
+    def study_runs(self, study: str | None = None) -> list[dict]:
+        """The rows ``record_study_runs`` wrote (of one study, or all), in study, role and number order; none in a
+        store written before studies existed."""
+        with self._read() as db:
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'study_runs'").fetchone():
+                return []
+            sql = "SELECT * FROM study_runs" + (" WHERE study = ?" if study else "") + " ORDER BY study, role, number"
+            rows = db.execute(sql, (study,) if study else ()).fetchall()
+        return [{**dict(r), "params": json.loads(r["params"]), "spec": json.loads(r["spec"])} for r in rows]
+
     def get(self, run_id: int) -> RunRow:
         """The row ``run_id``; a ``KeyError`` when there is none, a ``StoreError`` when its JSON is damaged."""
         with self._read() as db:

@@ -44,6 +44,15 @@ CREATE TABLE IF NOT EXISTS runs (
     heartbeat_at REAL
 );
 CREATE INDEX IF NOT EXISTS runs_by_hash ON runs (config_hash);
+CREATE TABLE IF NOT EXISTS study_runs (
+    study       TEXT NOT NULL,
+    role        TEXT NOT NULL CHECK (role IN ('trial', 'tuned', 'default')),
+    number      INTEGER NOT NULL,
+    config_hash TEXT NOT NULL,
+    params      TEXT NOT NULL,
+    spec        TEXT NOT NULL,
+    PRIMARY KEY (study, role, number)
+);
 """
 
 #: columns added after the first release, with their types: an older store gains them when opened

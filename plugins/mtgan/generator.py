@@ -117,6 +117,8 @@ class MTGAN(metareg.Generator):
         finetune_lr: float = 0.0005
         augment_meta_train: bool = True
 
+    #: metareg tune's space: the synthetic samples' weight in the support loss (1.0: a real sample's)
+    search = {"aug_weight": metareg.Uniform(0.05, 1.0)}
     ranges = {**dict.fromkeys(("z_dim", "width", "meta_batch", "batch_size", "inner_steps"), metareg.Range.at_least(1)),
               **dict.fromkeys(("meta_iterations", "n_aug", "finetune_steps"), metareg.Range.at_least(0)),
               **dict.fromkeys(("inner_lr", "meta_step_size", "finetune_lr"), metareg.Range.above(0)),

@@ -252,3 +252,13 @@ def test_equal_settings_read_the_same_on_every_row(tmp_path):
     [section] = build_board(store.runs()).sections
     labels = {(e.parts["learner"], e.settings) for e in section.entries}
     assert ("protonet", "adversary.dann.weight=1.0") in labels and ("maml", "adversary.dann.weight=1.0") in labels
+
+
+def test_a_row_whose_mean_is_not_finite_is_shown_but_neither_ranked_nor_bold(tmp_path):
+    store = Store(tmp_path)
+    store_run(store, run_config("maml", None, 0, benchmark="sinusoid"), [0.5, float("inf"), 0.4], metric="mse")
+    store_run(store, run_config("reptile", None, 0, benchmark="sinusoid"), [0.3, 0.4, 0.2], metric="mse")
+    store_run(store, run_config("finetune", None, 0, benchmark="sinusoid"), [2.0, 2.1, 1.9], metric="mse")
+    [section] = build_board(store.runs()).sections
+    ranks = {e.parts["learner"]: e.rank for e in section.entries}
+    assert ranks == {"reptile": 1, "finetune": 2, "maml": None}

@@ -12,7 +12,7 @@ from pathlib import Path
 import metareg
 
 ROOT = Path(metareg.__file__).parent
-STAGES = ("toolkit", "host", "store", "run", "grid", "board", "commands")
+STAGES = ("toolkit", "host", "store", "run", "grid", "tune", "board", "commands")
 TOP_LEVEL = {"__init__.py", "__main__.py", "errors.py", "testing.py"}
 #: the one import against the order, lazy and declared in metareg/host/__init__.py: a benchmark's ``train_defaults``
 #: are checked against the train settings a run takes

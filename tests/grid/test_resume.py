@@ -15,7 +15,7 @@ import pytest
 
 from metareg.store.database import STALE_AFTER, Store, is_abandoned
 
-from helpers.runs import TINY, json_lines
+from helpers.runs import TINY, json_lines, sigkill_mid_run
 
 #: runs long enough (~1 s each) that a kill lands mid-run
 SLOW = ["train.meta_iterations=150", "train.val_every=0", "train.test_tasks=6", "train.eval_batch_size=3"]
@@ -80,19 +80,7 @@ def test_a_failed_cell_is_stored_with_its_error_and_the_grid_goes_on(run_cli, tm
 def test_a_grid_killed_mid_run_redoes_only_the_missing_cells(run_cli, tmp_path):
     store = tmp_path / "store"
     args = ("--learner", "maml", "--seeds", "0-2", *SLOW)
-    runner = subprocess.Popen(_bench(store, *args), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    try:
-        while time.monotonic() < deadline and runner.poll() is None:
-            rows = Store(store).runs() if (store / "results.sqlite").exists() else []
-            if any(r.status == "done" for r in rows) and any(r.status == "running" for r in rows):
-                break
-            time.sleep(0.05)
-        assert runner.poll() is None, runner.stderr.read().decode()
-        os.kill(runner.pid, signal.SIGKILL)
-    finally:
-        runner.kill()
-        runner.wait()
+    sigkill_mid_run(_bench(store, *args), store)
     before = Store(store).runs()
     kept = {r.config_hash: r.id for r in before if r.status == "done"}
     assert kept and any(r.status == "running" for r in before)

@@ -32,6 +32,10 @@ class Part:
     ``added_settings`` names the ``Config`` fields a part gained after runs were stored, with the value that does
     what the part did before (``{"lr_multiplier": 1.0}``): at that value a field is left out of the run id.
 
+    ``search`` maps ``Config`` fields to the distributions ``metareg tune`` draws them from
+    (``metareg.LogUniform``, ``Uniform``, ``IntUniform``, ``Categorical``; ``metareg.host.search``): the settings
+    that matter, over the scale they vary on. Empty by default (only the loop's ``train.outer_lr`` is searched).
+
     ``check_config`` holds overrides of ``Config`` that make a small, fast instance for the runtime contract checks
     (``metareg.testing.check_plugin``, ``metareg plugins --check``), e.g. a few training iterations instead of
     thousands; runs never read it.
@@ -46,6 +50,8 @@ class Part:
     #: exactly what it did before the field existed: at that value the field is left out of the run's identity
     #: (``metareg.run.config.identity``), so adding a setting to a published part keeps every stored run id
     added_settings: ClassVar[dict] = {}
+    #: ``Config`` field -> the distribution ``metareg tune`` searches it over (``metareg.host.search``)
+    search: ClassVar[dict] = {}
 
     @classmethod
     def check_settings(cls, config) -> None:
