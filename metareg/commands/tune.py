@@ -62,10 +62,9 @@ def require_optuna() -> None:
 def studies(args: argparse.Namespace, registry) -> list:
     """One ``StudySpec`` per combination the command names, each checked (its space, its validation) before any
     trial runs."""
-    from metareg.grid.expand import expand
     from metareg.host.search import parse_spec
     from metareg.tune.space import combination_space
-    from metareg.tune.study import StudySpec, metric_of
+    from metareg.tune.study import StudySpec, cells_of, metric_of
 
     from metareg.tune.study import SELECTIONS
 
@@ -94,7 +93,7 @@ def studies(args: argparse.Namespace, registry) -> list:
         for combo in itertools.product(*(values for _, values in names)):
             axes = tuple((axis, name) for (axis, _), name in zip(names, combo))
             base = StudySpec(axes, tuple(block.settings) + settings, (), args.trials or 1, seeds=seeds)
-            [cell] = expand(registry, [_single(base)], device=args.device).cells
+            [cell] = cells_of(registry, [_single(base)], args.device)
             own = {k: v for k, v in overrides.items() if _applies(k, cell)}
             space = combination_space(cell.cfg, cell.selection, own, only=args.search_only)
             spec = StudySpec(axes, base.settings, tuple(space.items()), args.trials or 1, args.sampler, args.select,
