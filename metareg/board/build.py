@@ -29,6 +29,7 @@ from metareg.board.headroom import Headroom, headroom, role, without_default_dom
 from metareg.grid.paper import PaperValue
 from metareg.host import families
 from metareg.run.config import EXECUTION_ONLY, _flatten
+from metareg.store.database import standing_run
 from metareg.toolkit.metrics import HIGHER_IS_BETTER, PROBE, task_metric_name
 from metareg.toolkit.stats import Estimate
 
@@ -287,17 +288,15 @@ def cell_outcomes(rows) -> tuple[dict, dict[str, int]]:
 
     The latest *successful* run stands for a cell that has one (a later failed ``--rerun`` is counted as a failed
     attempt beside it, never in its place), else the latest failed one. It is the store's own rule for a cell
-    being done (``Store.claim``), so the board and ``bench --retry-failed`` agree on what is failed.
+    being done (``standing_run``, which ``Store.claim`` reads too), so the board and ``bench --retry-failed``
+    agree on what is failed.
     """
     by_hash: dict[str, list] = {}
     for row in sorted(rows, key=lambda r: r.id):
         if row.status in ("done", "failed"):
             by_hash.setdefault(row.config_hash, []).append(row)
-    latest, failures = {}, {}
-    for digest, finished in by_hash.items():
-        done = [r for r in finished if r.status == "done"]
-        latest[digest] = done[-1] if done else finished[-1]
-        failures[digest] = sum(r.status == "failed" for r in finished)
+    latest = {digest: standing_run(finished) for digest, finished in by_hash.items()}
+    failures = {digest: sum(r.status == "failed" for r in finished) for digest, finished in by_hash.items()}
     return latest, failures
 
 

@@ -27,12 +27,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "as key=value, e.g. learner.maml.inner_lr=0.4. With no selector, runs the default suite.",
     )
     add_grid_arguments(bench)
-    bench.add_argument("--device", help="auto (a GPU when torch sees one), cpu, cuda or cuda:N")
-    bench.add_argument("--workers", type=int, default=1, metavar="N",
-                       help="run N cells at once in worker processes (one GPU each when there are several)")
-    bench.add_argument("--executor", choices=("local", "ray"), default="local",
-                       help="local (this machine) or ray (each cell a Ray task; pip install 'metareg[ray]')")
-    bench.add_argument("--ray-address", metavar="ADDRESS", help="join this Ray cluster (default: start a local one)")
+    add_execution_arguments(bench, "cells", "run N cells at once in worker processes (one GPU each when there are "
+                                            "several)")
     bench.add_argument("--rerun", action="store_true", help="run cells again even if the store has them finished")
     bench.add_argument("--retry-failed", action="store_true", help="run cells again whose stored run failed")
     bench.add_argument("--json", action="store_true", help="print one JSON object per finished run on stdout")
@@ -54,6 +50,16 @@ def add_grid_arguments(parser: argparse.ArgumentParser, filters: bool = False) -
     parser.add_argument("--store", metavar="PATH",
                         help="results store folder (default ./metareg-results, or $METAREG_STORE)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+
+
+def add_execution_arguments(parser: argparse.ArgumentParser, what: str, workers_help: str) -> None:
+    """Where a grid's runs execute: ``--device``, ``--workers``, ``--executor``, ``--ray-address`` (``bench`` runs
+    cells, ``tune`` trials, on the same executors)."""
+    parser.add_argument("--device", help="auto (a GPU when torch sees one), cpu, cuda or cuda:N")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help=workers_help)
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help=f"local (this machine) or ray (each of the {what} a Ray task; pip install 'metareg[ray]')")
+    parser.add_argument("--ray-address", metavar="ADDRESS", help="join this Ray cluster (default: start a local one)")
 
 
 def add_selectors(parser: argparse.ArgumentParser, filters: bool = False) -> None:

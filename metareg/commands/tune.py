@@ -10,7 +10,8 @@ import argparse
 import itertools
 import sys
 
-from metareg.commands.bench import add_grid_arguments, grid_blocks, grid_settings, selector_axes
+from metareg.commands.bench import (add_execution_arguments, add_grid_arguments, grid_blocks, grid_settings,
+                                    selector_axes)
 from metareg.errors import ConfigError
 
 NAME = "tune"
@@ -40,13 +41,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                            "replacing or adding to the declared space; e.g. learner.maml.inner_lr=log:0.01:1")
     tune.add_argument("--search-only", action="store_true",
                       help="search only the --search keys (and the suite's search block), not the parts' own")
-    tune.add_argument("--device", help="auto (a GPU when torch sees one), cpu, cuda or cuda:N")
-    tune.add_argument("--workers", type=int, default=1, metavar="N",
-                      help="run N trials at once in worker processes; N is part of the study (its proposals "
-                           "depend on it), so resume with the same N")
-    tune.add_argument("--executor", choices=("local", "ray"), default="local",
-                      help="local (this machine) or ray (each trial a Ray task; pip install 'metareg[ray]')")
-    tune.add_argument("--ray-address", metavar="ADDRESS", help="join this Ray cluster (default: start a local one)")
+    add_execution_arguments(tune, "trials", "run N trials at once in worker processes; N is part of the study (its "
+                                            "proposals depend on it), so resume with the same N")
     tune.add_argument("--show", action="store_true", help="list each study's trials from the store; run nothing")
     tune.add_argument("--quiet", action="store_true", help="no progress output")
     return tune
@@ -64,9 +60,7 @@ def studies(args: argparse.Namespace, registry) -> list:
     trial runs."""
     from metareg.host.search import parse_spec
     from metareg.tune.space import combination_space
-    from metareg.tune.study import StudySpec, cells_of, metric_of
-
-    from metareg.tune.study import SELECTIONS
+    from metareg.tune.study import SELECTIONS, StudySpec, base_cell, metric_of
 
     if args.trials is None and not args.show:
         raise ConfigError("metareg tune needs --trials N, the number of configurations each study tries")
@@ -93,20 +87,13 @@ def studies(args: argparse.Namespace, registry) -> list:
         for combo in itertools.product(*(values for _, values in names)):
             axes = tuple((axis, name) for (axis, _), name in zip(names, combo))
             base = StudySpec(axes, tuple(block.settings) + settings, (), args.trials or 1, seeds=seeds)
-            [cell] = cells_of(registry, [_single(base)], args.device)
+            cell = base_cell(registry, base, args.device)
+            metric_of(cell)  # validation must be on
             own = {k: v for k, v in overrides.items() if _applies(k, cell)}
             space = combination_space(cell.cfg, cell.selection, own, only=args.search_only)
-            spec = StudySpec(axes, base.settings, tuple(space.items()), args.trials or 1, args.sampler, args.select,
-                             args.sampler_seed, seeds, max(1, args.workers))
-            metric_of(registry, spec)  # validation must be on
-            found.append(spec)
+            found.append(StudySpec(axes, base.settings, tuple(space.items()), args.trials or 1, args.sampler,
+                                   args.select, args.sampler_seed, seeds, max(1, args.workers)))
     return found
-
-
-def _single(spec):
-    from metareg.tune.study import block_for
-
-    return block_for(spec, {}, spec.seeds[0])
 
 
 def _applies(key: str, cell) -> bool:
@@ -127,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if args.show:
         store = existing_store(args.store)
         for spec in specs:
-            print(show_study(store, spec))
+            print(show_study(registry, store, spec))
         return 0
     store = Store(args.store)
     for spec in specs:
@@ -172,7 +159,6 @@ def summary(store, outcome) -> str:
     now, after the selection)."""
     from metareg.board.build import pool
     from metareg.toolkit.stats import Estimate
-    from metareg.tune.study import _latest
 
     spec = outcome.spec
     lines = [f"study {spec.key}: {len(outcome.trials)} trials, selected on {spec.select} "
@@ -183,31 +169,27 @@ def summary(store, outcome) -> str:
         lines.append(f"  trial {t.number}: {values}: val {outcome.metric} "
                      f"{'—' if t.value is None else f'{t.value:.4f}'} ({t.state}){mark}")
     for name, cells in (("tuned", outcome.tuned), ("default", outcome.default)):
-        rows = [_latest(store, c.hash) for c in cells]
-        estimates = [Estimate(r.metrics[outcome.metric]["mean"], r.metrics[outcome.metric]["ci95"],
-                              r.metrics[outcome.metric]["n"]) for r in rows
-                     if r is not None and r.status == "done" and outcome.metric in (r.metrics or {})]
-        text = "—"
-        if estimates:
-            e = pool(estimates)
-            text = f"{e.mean:.4f}" + (f" ± {e.ci95:.4f}" if e.ci95 is not None else "") + f" (n={e.n})"
+        rows = [store.standing(c.hash) for c in cells]
+        stored = [r.metrics[outcome.metric] for r in rows
+                  if r is not None and r.status == "done" and outcome.metric in (r.metrics or {})]
+        estimates = [Estimate(m["mean"], m["ci95"], m["n"]) for m in stored]
+        text = pool(estimates).format(4) if estimates else "—"
         lines.append(f"  {name} on seeds {','.join(map(str, spec.seeds))}: test {outcome.metric} {text}")
     return "\n".join(lines)
 
 
-def show_study(store, spec) -> str:
+def show_study(registry, store, spec) -> str:
     """A study's trials as the store has them: values tried, validation metric, state; nothing is run."""
-    from metareg.tune.study import _latest, metric_of, validation_value
-    from metareg.commands.common import load_registry
+    from metareg.tune.study import base_cell, metric_of, validation_value
 
-    metric, higher = metric_of(load_registry(), spec)
+    metric, higher = metric_of(base_cell(registry, spec))
     rows = [r for r in store.study_runs(spec.key) if r["role"] == "trial"]
     label = " + ".join(name for _, name in spec.axes)
     if not rows:
         return f"study {spec.key} ({label}): no trials in {store.path} yet"
     lines = [f"study {spec.key} ({label}): {len(rows)} trials, validation {metric}"]
     for r in rows:
-        run = _latest(store, r["config_hash"])
+        run = store.standing(r["config_hash"])
         value = validation_value(run, metric, higher)
         state = run.status if run is not None else "not run"
         values = ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items())

@@ -13,53 +13,53 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
 from metareg.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class LogUniform:
-    """A positive number whose logarithm is uniform on [log low, log high]: learning rates, weights of a loss."""
+class _Interval:
+    """A real number on [low, high]: what ``LogUniform`` and ``Uniform`` share (they differ in scale)."""
 
     low: float
     high: float
 
+    log: ClassVar[bool] = False
+    #: how a ``--search`` SPEC names the distribution, how a message does, and an example of one
+    kind: ClassVar[str] = "uniform"
+    title: ClassVar[str] = "uniform"
+    example: ClassVar[str] = "uniform:0:0.5"
+
     def check(self, key: str) -> None:
         _finite(key, self.low, self.high)
-        if not 0 < self.low < self.high:
-            raise ConfigError(f"search space for {key}: log-uniform needs 0 < low < high, got [{self.low}, "
-                              f"{self.high}]; e.g. log:0.001:0.1")
+        if not (0 if self.log else -math.inf) < self.low < self.high:
+            bound = "0 < low < high" if self.log else "low < high"
+            raise ConfigError(f"search space for {key}: {self.title} needs {bound}, got "
+                              f"[{self.low}, {self.high}]; e.g. {self.example}")
 
     def to_optuna(self):
         import optuna
 
-        return optuna.distributions.FloatDistribution(float(self.low), float(self.high), log=True)
+        return optuna.distributions.FloatDistribution(float(self.low), float(self.high), log=self.log)
 
     def __str__(self) -> str:
-        return f"log:{self.low:g}:{self.high:g}"
+        return f"{self.kind}:{self.low:g}:{self.high:g}"
 
 
 @dataclass(frozen=True)
-class Uniform:
+class LogUniform(_Interval):
+    """A positive number whose logarithm is uniform on [log low, log high]: learning rates, weights of a loss."""
+
+    log: ClassVar[bool] = True
+    kind: ClassVar[str] = "log"
+    title: ClassVar[str] = "log-uniform"
+    example: ClassVar[str] = "log:0.001:0.1"
+
+
+@dataclass(frozen=True)
+class Uniform(_Interval):
     """A number uniform on [low, high]."""
-
-    low: float
-    high: float
-
-    def check(self, key: str) -> None:
-        _finite(key, self.low, self.high)
-        if not self.low < self.high:
-            raise ConfigError(f"search space for {key}: uniform needs low < high, got [{self.low}, {self.high}]; "
-                              f"e.g. uniform:0:0.5")
-
-    def to_optuna(self):
-        import optuna
-
-        return optuna.distributions.FloatDistribution(float(self.low), float(self.high))
-
-    def __str__(self) -> str:
-        return f"uniform:{self.low:g}:{self.high:g}"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import warnings
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from metareg.host import families
 from metareg.store.errors import make_folder, sqlite_errors
@@ -164,6 +164,15 @@ class RunRow:
         return {name: getattr(self, name) for name in families.NAMES}
 
 
+def standing_run(rows: Sequence[RunRow]) -> RunRow | None:
+    """Of one cell's rows (in id order), the run that stands for it: the latest successful one, else the latest
+    failed one (a later failed ``--rerun`` never replaces a success); None when none has finished. The one rule
+    ``Store.claim``, the leaderboard and ``metareg tune`` read a cell by."""
+    finished = [r for r in rows if r.status in ("done", "failed")]
+    done = [r for r in finished if r.status == "done"]
+    return (done or finished or [None])[-1]
+
+
 class Store:
     """The results store at ``path`` (see ``store_path``); opening it checks the file before writing anything.
 
@@ -261,12 +270,11 @@ class Store:
             if rerun and rerun_before is not None:  # only what was there before this rerun is redone
                 rerun = not any(r.started_at >= rerun_before for r in finished)
             if finished and not rerun:
-                latest = finished[-1]
-                done = [r for r in finished if r.status == "done"]
-                if done:
-                    return Claim("done", row=done[-1], abandoned=len(dead))
+                standing = standing_run(finished)
+                if standing.status == "done":
+                    return Claim("done", row=standing, abandoned=len(dead))
                 if not retry_failed:
-                    return Claim("failed", row=latest, abandoned=len(dead))
+                    return Claim("failed", row=standing, abandoned=len(dead))
             run_id = self._insert_running(db, config_hash=config_hash, parts=parts, seed=seed, device=device,
                                           config=config, versions=versions, owner=owner)
             return Claim("claimed", run_id=run_id, abandoned=len(dead))
@@ -351,6 +359,10 @@ class Store:
             sql = "SELECT * FROM study_runs" + (" WHERE study = ?" if study else "") + " ORDER BY study, role, number"
             rows = db.execute(sql, (study,) if study else ()).fetchall()
         return [{**dict(r), "params": json.loads(r["params"]), "spec": json.loads(r["spec"])} for r in rows]
+
+    def standing(self, config_hash: str) -> RunRow | None:
+        """The run that stands for the cell ``config_hash`` (``standing_run``); None when none has finished."""
+        return standing_run(self.runs(config_hash=config_hash))
 
     def get(self, run_id: int) -> RunRow:
         """The row ``run_id``; a ``KeyError`` when there is none, a ``StoreError`` when its JSON is damaged."""

@@ -99,13 +99,19 @@ def cells_of(registry, blocks: list[Block], device: str | None = None) -> list[P
     return plan.cells
 
 
-def metric_of(registry, spec: StudySpec) -> tuple[str, bool]:
-    cell = cells_of(registry, [block_for(spec, {}, spec.seeds[0])])[0]
+def metric_of(cell: PlannedCell) -> tuple[str, bool]:
+    """The study's selection metric and its direction, from the combination's task kind; an error when the cell
+    does not validate (there would be nothing to select on)."""
     metric = BY_KIND[cell.selection.benchmark.cls.task_kind]
     if not cell.cfg.train.val_every:
         raise ConfigError("metareg tune selects on validation episodes, but train.val_every=0 turns validation off: "
                           "give train.val_every a number of outer updates (e.g. train.val_every=100)")
     return metric.name, metric.higher_is_better
+
+
+def base_cell(registry, spec: StudySpec, device: str | None = None) -> PlannedCell:
+    """The combination's untuned cell on the trials' seed."""
+    return cells_of(registry, [block_for(spec, {}, spec.seeds[0])], device)[0]
 
 
 def validation_value(row, metric: str, higher_is_better: bool) -> float | None:
@@ -137,7 +143,7 @@ def run_study(registry, store, spec: StudySpec, run_cells: Callable[[list[Planne
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    metric, higher = metric_of(registry, spec)
+    metric, higher = metric_of(base_cell(registry, spec, device))
     outcome = StudyOutcome(spec, metric, higher)
     study = optuna.create_study(direction="maximize" if higher else "minimize", sampler=_sampler(spec))
     distributions = {key: dist.to_optuna() for key, dist in spec.space}
@@ -162,7 +168,7 @@ def run_study(registry, store, spec: StudySpec, run_cells: Callable[[list[Planne
                                                             for _, t in batch])
         _run_until_finished(store, [t.cell for _, t in batch], run_cells)
         for asked, trial in batch:
-            row = _latest(store, trial.cell.hash)
+            row = store.standing(trial.cell.hash)
             trial.state = row.status if row is not None else "missing"
             trial.value = validation_value(row, metric, higher)
             _tell(study, asked, trial.value)
@@ -199,20 +205,13 @@ def _plain(value):
     return value
 
 
-def _latest(store, digest: str):
-    """The run that stands for a cell: its latest successful one, else its latest failed one (the board's rule)."""
-    rows = [r for r in store.runs(config_hash=digest) if r.status in ("done", "failed")]
-    done = [r for r in rows if r.status == "done"]
-    return (done or rows or [None])[-1]
-
-
 def _run_until_finished(store, cells: list[PlannedCell], run_cells, poll: float = 5.0) -> None:
     """Run ``cells``; where another runner holds one (a second ``metareg tune`` of the same study), wait for it,
     so that every cell has a finished run before its value is read."""
     unique = list({c.hash: c for c in cells}.values())
     while True:
         run_cells(unique)
-        waiting = [c for c in unique if _latest(store, c.hash) is None]
+        waiting = [c for c in unique if store.standing(c.hash) is None]
         if not waiting:
             return
         time.sleep(poll)
