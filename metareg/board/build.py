@@ -281,6 +281,8 @@ class Board:
     description: str
     sections: list[Section]
     footer: dict[str, object]
+    #: the ``metareg tune`` studies behind the board's tuned rows (``metareg.board.studies.StudyTrials``)
+    studies: list = field(default_factory=list)
 
 
 def cell_outcomes(rows) -> tuple[dict, dict[str, int]]:
@@ -308,12 +310,18 @@ def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboa
     its run as ``cell_outcomes`` decides (a rerun replaces the earlier), with its failed attempts counted.
     ``paper`` (config hash -> ``PaperValue``, ``metareg.grid.paper.match_paper``) puts each published value on
     the row of the cells it names. ``studies`` (``Store.study_runs``) labels the rows a ``metareg tune`` study made
-    and leaves out its trials, which are the search and not a result, unless ``trials``."""
+    and leaves out its trials, which are the search and not a result, unless ``trials``. With a ``plan``, a study
+    whose default rows are the plan's cells (``metareg tune --suite``) shows its tuned row, and its trials, too."""
+    from metareg.board.studies import study_trials
+
+    rows = list(rows)
+    if plan is not None:
+        studies = of_plan(studies, {cell.hash for cell in plan.cells})
     roles = study_roles(studies)
     hidden = {digest for digest, role in roles.items() if role.startswith("trial") and not trials}
     latest, failures = cell_outcomes(r for r in rows if (select is None or select(r)) and r.config_hash not in hidden)
     if plan is not None:
-        wanted = {cell.hash: cell for cell in plan.cells}
+        wanted = {cell.hash for cell in plan.cells} | {r["config_hash"] for r in studies}
         latest = {h: r for h, r in latest.items() if h in wanted}
     entries: dict[str, Entry] = {}
 
@@ -347,7 +355,13 @@ def build_board(rows, plan=None, *, select=None, title: str = "metareg leaderboa
     for key, finished in done.items():
         _pool_metrics(entries[key], finished)
     sections = _sections(list(entries.values()))
-    return Board(title, description, sections, footer(latest.values(), store_path))
+    return Board(title, description, sections, footer(latest.values(), store_path), study_trials(studies, rows))
+
+
+def of_plan(studies: Sequence[dict], hashes: set[str]) -> list[dict]:
+    """The ``study_runs`` rows of the studies whose default configuration is one of the cells ``hashes``."""
+    keys = {r["study"] for r in studies if r["role"] == "default" and r["config_hash"] in hashes}
+    return [r for r in studies if r["study"] in keys]
 
 
 def study_roles(studies: Sequence[dict]) -> dict[str, str]:
@@ -361,7 +375,8 @@ def study_roles(studies: Sequence[dict]) -> dict[str, str]:
     chosen: dict[str, int] = {}
     for r in studies:
         spec = r["spec"]
-        label = {"tuned": f"tuned ({counts.get(r['study'], 0)} trials, {spec.get('select', '?')})",
+        rule = spec.get("select", "?") + (": an oracle" if spec.get("select") == "target-val" else "")
+        label = {"tuned": f"tuned ({counts.get(r['study'], 0)} trials, {rule})",
                  "default": "default (untuned)", "trial": f"trial {r['number']} of study {r['study']}"}[r["role"]]
         if rank[r["role"]] >= chosen.get(r["config_hash"], -1):
             labels[r["config_hash"]], chosen[r["config_hash"]] = label, rank[r["role"]]

@@ -88,3 +88,37 @@ def learning_curves(section: Section) -> bytes | None:
     if handles:
         figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     return _png(figure)
+
+
+def study_plot(study) -> bytes | None:
+    """A ``metareg tune`` study's validation metric by trial (``metareg.board.studies.StudyTrials``): each trial a
+    point, the best so far a step line, the selected trial ringed; failed trials as crosses on the axis. None when
+    no trial has a validation value."""
+    from matplotlib.figure import Figure
+
+    scored = study.scored
+    if not scored:
+        return None
+    figure = Figure(figsize=(5.0, 3.2))
+    ax = figure.add_subplot()
+    ax.plot([t.number for t in scored], [t.value for t in scored], "o", color=VARIANT_COLOUR, label="trial")
+    best = study.best_so_far()
+    ax.step([n for n, _ in best], [v for _, v in best], where="post", color="black", linewidth=1,
+            label="best so far")
+    chosen = next((t for t in scored if t.number == study.selected), None)
+    if chosen is not None:
+        ax.plot([chosen.number], [chosen.value], "o", markersize=12, markerfacecolor="none",
+                markeredgecolor="#e74c3c", markeredgewidth=2, label="selected")
+    failed = [t.number for t in study.trials if t.value is None]
+    if failed:
+        ax.plot(failed, [min(t.value for t in scored)] * len(failed), "x", color="#7f8c8d",
+                label="failed or not run")
+    if study.higher_is_better is False and all(t.value > 0 for t in scored):
+        ax.set_yscale("log")  # a regression loss spans decades across learning rates
+    arrow = {True: " (higher is better)", False: " (lower is better)"}.get(study.higher_is_better, "")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"validation {study.metric}")
+    ax.set_title(f"{study.label}: {len(study.trials)} trials, {study.select}{arrow}", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _png(figure)

@@ -392,9 +392,41 @@ def to_html(board: Board, *, curves: bool = False) -> str:
                 data = base64.b64encode(png).decode("ascii")
                 out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(section.title)}: {kind}">'
                            f"<figcaption>{esc(captions[kind])}</figcaption></figure>")
+    out += _study_html(board)
     out.append("<footer><hr>" + "".join(f"<p>{esc(line)}</p>" for line in footer_lines(board)) + "</footer>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+def study_note(study) -> str:
+    """One line under a study's plot: its size, rule and the selected trial's values (validation only)."""
+    chosen = next((t for t in study.trials if t.number == study.selected), None)
+    picked = ("; selected: trial " + str(chosen.number) + " ("
+              + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in chosen.params.items())
+              + f"), validation {study.metric} {chosen.value:.4g}") if chosen is not None and chosen.value is not None \
+        else "; no configuration selected yet"
+    failed = sum(t.value is None for t in study.trials)
+    return (f"study {study.key}: {len(study.trials)} trials selected on {study.select}"
+            + (f", {failed} failed or not run" if failed else "") + picked
+            + ". Test metrics are never read by the search; `metareg tune --show` lists every trial.")
+
+
+def _study_html(board: Board) -> list[str]:
+    from metareg.board.plots import study_plot
+
+    esc = html.escape
+    if not board.studies:
+        return []
+    out = ["<h2>Tuning studies</h2>"]
+    for study in board.studies:
+        out += [f"<h3>{esc(study.label)}</h3>", f'<p class="note">{esc(study_note(study))}</p>']
+        png = study_plot(study)
+        if png is not None:
+            data = base64.b64encode(png).decode("ascii")
+            out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(study.label)}: validation by '
+                       f'trial"><figcaption>validation {esc(study.metric or "")} of each trial in the order tried; '
+                       f"line: best so far; ringed: the selected trial</figcaption></figure>")
+    return out
 
 
 def records(board: Board) -> list[dict]:
