@@ -71,6 +71,7 @@ _EXPORTS = {
     "POOL_REGIMES": "metareg.host.contracts.benchmark",
     "TEST_DOMAINS": "metareg.host.contracts.benchmark",
     "TRAIN_DOMAINS": "metareg.host.contracts.benchmark",
+    "VAL_DOMAINS": "metareg.host.contracts.benchmark",
     "seed_hash": "metareg.toolkit.tasks",
     "torch_generator": "metareg.toolkit.tasks",
     "split_items": "metareg.toolkit.tasks",
@@ -89,7 +90,7 @@ __all__ = [
     "__version__",
     # the toolkit
     "IMAGE_TRAIN_DEFAULTS", "INIT_SCHEMES", "POOL_REGIMES", "STRATEGIES", "SplitStreams", "TEST_DOMAINS", "TRAIN_DOMAINS",
-    "adapt_tasks",
+    "VAL_DOMAINS", "adapt_tasks",
     "batch_norm_weights", "class_means", "embed_tasks", "forward_tasks", "kaiming_init", "learner_layers", "open_image",
     "per_class_references", "per_task", "pool_episodes", "resolve_strategy", "reverse_gradient", "seed_hash",
     "sgd_steps",
@@ -115,7 +116,8 @@ def __dir__():
 if TYPE_CHECKING:  # pragma: no cover
     from metareg.host.contracts.adversary import Adversary, AdversaryOutput
     from metareg.host.contracts.backbone import Backbone
-    from metareg.host.contracts.benchmark import POOL_REGIMES, TEST_DOMAINS, TRAIN_DOMAINS, Benchmark
+    from metareg.host.contracts.benchmark import (POOL_REGIMES, TEST_DOMAINS, TRAIN_DOMAINS, VAL_DOMAINS,
+                                                 Benchmark)
     from metareg.host.contracts.generator import Generator
     from metareg.host.contracts.gradient_learner import GradientLearner
     from metareg.host.contracts.learner import LearnerOutput, MetaLearner

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import metareg
-from metareg import POOL_REGIMES, TEST_DOMAINS, TRAIN_DOMAINS, split_items
+from metareg import POOL_REGIMES, TEST_DOMAINS, TRAIN_DOMAINS, VAL_DOMAINS, split_items
 from metareg_plugins.digits import Digits
 
 SHIFTS = ("rotate", "invert", "noise", "blur", "scale")
@@ -79,7 +79,9 @@ class DigitsShift(Digits):
             drawn as the very same episodes (the engine seeds both alike), what the shift costs.
         train_domain: ``source`` (default), ``target`` (the oracle: the training classes' images under the same
             transform, labelled; the ceiling no unsupervised alignment can beat) or ``both`` (each training class's
-            original and transformed images). Validation stays on the source domain either way.
+            original and transformed images). Validation stays on the source domain either way, unless:
+        val_domain: ``source`` (default) or ``target``: the validation classes' images under the same transform,
+            labelled (``metareg tune --select target-val``, an oracle selection rule).
 
     Example:
         metareg bench --learner protonet --benchmark digits-shift --adversary dann 'benchmark.digits-shift.shift=[invert]'
@@ -99,12 +101,14 @@ class DigitsShift(Digits):
         pool: str = "disjoint"
         test_domain: str = "target"
         train_domain: str = "source"
+        val_domain: str = "source"
 
     ranges = {**Digits.ranges, "rotation": metareg.Range.finite(), "noise_std": metareg.Range.at_least(0),
               "blur_sigma": metareg.Range.above(0), "scale": metareg.Range.above(0),
               "pool_fraction": metareg.Range.above(0) & metareg.Range.below(1),
               "shift": metareg.Choice(*SHIFTS), "pool": metareg.Choice(*POOL_REGIMES),
-              "test_domain": metareg.Choice(*TEST_DOMAINS), "train_domain": metareg.Choice(*TRAIN_DOMAINS)}
+              "test_domain": metareg.Choice(*TEST_DOMAINS), "train_domain": metareg.Choice(*TRAIN_DOMAINS),
+              "val_domain": metareg.Choice(*VAL_DOMAINS)}
 
     @classmethod
     def data_identity(cls, config) -> str:
@@ -113,7 +117,8 @@ class DigitsShift(Digits):
         return SHARED_POOL if config.pool == "shared" else ""
 
     def _inputs_by_split(self):
-        """Digits' splits with the test split shifted (``test_domain``) and the train split as ``train_domain``;
+        """Digits' splits with the test split shifted (``test_domain``), the train split as ``train_domain`` and
+        the val split as ``val_domain``;
         splits each test class's images between the test episodes
         and the ``disjoint`` pool, and sets the pool (``indices["pool"]``, ``pool_indices``)."""
         config = self.config
@@ -127,6 +132,8 @@ class DigitsShift(Digits):
         self.indices["test"], self.indices["pool"] = test_idx, pool_idx
         test_images = self.images if config.test_domain == "source" else target
         inputs["test"] = {c: test_images[i] for c, i in test_idx.items()}
+        if config.val_domain == "target":
+            inputs["val"] = {c: target[i] for c, i in self.indices["val"].items()}
         if config.train_domain != "source":
             inputs["train"] = {c: target[i] if config.train_domain == "target"
                                else torch.cat([self.images[i], target[i]]) for c, i in self.indices["train"].items()}

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: a row's role in the view, from its benchmark's domain settings (None: an ordinary row, both at their defaults)
 ROLES = {("train_domain", "target"): "oracle", ("test_domain", "source"): "source test",
-         ("train_domain", "both"): "both domains"}
+         ("train_domain", "both"): "both domains", ("val_domain", "target"): "target-val oracle"}
 
 
 def domain_settings(config: dict) -> dict[str, str]:

@@ -10,8 +10,8 @@ import argparse
 import itertools
 import sys
 
-from metareg.commands.bench import (add_execution_arguments, add_grid_arguments, grid_blocks, grid_settings,
-                                    selector_axes)
+from metareg.commands.bench import (add_execution_arguments, add_grid_arguments, apply_threads, grid_blocks,
+                                    grid_settings, selector_axes)
 from metareg.errors import ConfigError
 
 NAME = "tune"
@@ -35,7 +35,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     tune.add_argument("--sampler-seed", type=int, default=0, metavar="S", help="the sampler's seed (default 0)")
     tune.add_argument("--select", default="source-val", metavar="RULE",
                       help=f"model selection ({', '.join(SELECTIONS)}): the best validation metric on the source "
-                           f"domain's validation episodes (the test split is never read)")
+                           f"domain's validation episodes (default), or on labelled target-domain episodes of the "
+                           f"validation classes (an oracle; a benchmark with val_domain); the test split is never "
+                           f"read")
     tune.add_argument("--search", action="append", default=[], metavar="KEY=SPEC",
                       help="search KEY over SPEC (log:LOW:HIGH, uniform:LOW:HIGH, int:LOW:HIGH, choice:A,B), "
                            "replacing or adding to the declared space; e.g. learner.maml.inner_lr=log:0.01:1")
@@ -60,15 +62,14 @@ def studies(args: argparse.Namespace, registry) -> list:
     trial runs."""
     from metareg.host.search import parse_spec
     from metareg.tune.space import combination_space
-    from metareg.tune.study import SELECTIONS, StudySpec, base_cell, metric_of
+    from metareg.tune.study import SELECTIONS, StudySpec, base_cell, check_selection, metric_of
 
     if args.trials is None and not args.show:
         raise ConfigError("metareg tune needs --trials N, the number of configurations each study tries")
     if args.trials is not None and args.trials < 1:
         raise ConfigError(f"--trials {args.trials}: a study needs at least 1 trial")
     if args.select not in SELECTIONS:
-        raise ConfigError(f"--select {args.select}: the selection rules are {', '.join(SELECTIONS)}; a labelled "
-                          f"target validation split (target-val, an oracle) is not declared by any benchmark yet")
+        raise ConfigError(f"--select {args.select}: the selection rules are {', '.join(SELECTIONS)}")
     blocks, suite = grid_blocks(args, registry=registry)
     if not blocks:
         raise ConfigError("metareg tune needs a combination: give --learner and --benchmark (or --suite)")
@@ -91,8 +92,10 @@ def studies(args: argparse.Namespace, registry) -> list:
             metric_of(cell)  # validation must be on
             own = {k: v for k, v in overrides.items() if _applies(k, cell)}
             space = combination_space(cell.cfg, cell.selection, own, only=args.search_only)
-            found.append(StudySpec(axes, base.settings, tuple(space.items()), args.trials or 1, args.sampler,
-                                   args.select, args.sampler_seed, seeds, max(1, args.workers)))
+            spec = StudySpec(axes, base.settings, tuple(space.items()), args.trials or 1, args.sampler,
+                             args.select, args.sampler_seed, seeds, max(1, args.workers))
+            check_selection(registry, spec, args.device)
+            found.append(spec)
     return found
 
 
@@ -141,12 +144,14 @@ def run_one(args, registry, store, spec):
             cell.index = index  # the runner keys cells by index: unique within this batch
         progress = GridProgress(len(cells), mode)
         executor = make_executor(args.executor, workers=args.workers, device=args.device,
-                                 ray_address=args.ray_address, registry=registry, progress=mode == "bar")
+                                 ray_address=args.ray_address, registry=registry, progress=mode == "bar",
+                                 threads=args.threads)
         try:
             GridRunner(store, executor, on_start=progress.started, on_end=progress.ended).run(Plan(list(cells)))
         finally:
             progress.close()
 
+    apply_threads(args)
     return run_study(registry, store, spec, run_cells, device=args.device)
 
 

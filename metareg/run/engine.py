@@ -391,8 +391,9 @@ class Run:
         comparison is evaluated on the very same episodes. Settings a benchmark declares as changing only its
         unlabelled pool (``Benchmark.pool_only_settings``, e.g. ``pool``) are read at their canonical value here,
         so the pool regimes are evaluated on the very same episodes too. The domain settings
-        (``metareg.host.contracts.benchmark.DOMAIN_DEFAULTS``: ``test_domain``, ``train_domain``) are left out
-        of the seed, so a baseline, its oracle and its source-test row draw the same episodes, and the seed of a
+        (``metareg.host.contracts.benchmark.DOMAIN_DEFAULTS``: ``test_domain``, ``train_domain``, ``val_domain``) are
+        left out of the seed, so a baseline, its oracle, its source-test row and its target-validated row draw the
+        same episodes (at the same positions of each class), and the seed of a
         benchmark that declares them is the one it had before they existed; so are its ``added_settings`` at their
         declared values (``neutral_settings``).
         """

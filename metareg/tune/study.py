@@ -17,6 +17,7 @@ asked again, so the trials are distinct; a failed run is a failed trial (it coun
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -31,8 +32,13 @@ from metareg.host.search import Distribution
 from metareg.toolkit.metrics import BY_KIND
 
 SAMPLERS = ("tpe", "random")
-#: the model-selection rules: ``source-val``, the source domain's validation episodes (what the engine validates on)
-SELECTIONS = ("source-val",)
+#: the model-selection rules: ``source-val``, the source domain's validation episodes (what the engine validates on),
+#: and ``target-val``, labelled target-domain validation episodes of the validation classes (an oracle: DomainBed's
+#: "test-domain validation"), for a benchmark that declares ``val_domain`` (``metareg.VAL_DOMAINS``). A rule's
+#: trials and tuned runs validate (and so keep their checkpoint) on its domain; the default rows stay untouched
+SELECTIONS = ("source-val", "target-val")
+#: the benchmark setting a rule's runs hold
+SELECTION_DOMAIN = {"source-val": "source", "target-val": "target"}
 #: proposals in a row that repeat an earlier configuration before the space is taken as exhausted
 MAX_REPEATS = 50
 
@@ -86,9 +92,38 @@ class StudyOutcome:
     default: list[PlannedCell] = field(default_factory=list)
 
 
-def block_for(spec: StudySpec, params: dict, seed: int) -> Block:
+def block_for(spec: StudySpec, params: dict, seed: int, selected: bool = True) -> Block:
+    """A cell of the study on ``seed`` with the searched ``params``; ``selected`` (a trial or a tuned run, not the
+    default row) adds the selection rule's validation domain (``selection_settings``)."""
     return Block({**{family: (name,) for family, name in spec.axes}, "seeds": (seed,)},
-                 tuple(spec.settings) + tuple(sorted(params.items())))
+                 tuple(spec.settings) + (selection_settings(spec) if selected else ())
+                 + tuple(sorted(params.items())))
+
+
+def selection_settings(spec: StudySpec) -> tuple:
+    """The settings the selection rule adds to its runs: none for ``source-val`` (the engine's own validation),
+    ``benchmark.<name>.val_domain=target`` for ``target-val``."""
+    if SELECTION_DOMAIN[spec.select] == "source":
+        return ()
+    benchmark = dict(spec.axes).get("benchmark")
+    if benchmark is None:
+        raise ConfigError(f"--select {spec.select} needs the benchmark named (--benchmark, or the suite's "
+                          f"benchmark axis), to set its val_domain")
+    return ((f"benchmark.{benchmark}.val_domain", SELECTION_DOMAIN[spec.select]),)
+
+
+def check_selection(registry, spec: StudySpec, device: str | None = None) -> None:
+    """A ``target-val`` study's benchmark must declare ``val_domain`` and serve a target domain at its settings:
+    one clear error before any trial runs."""
+    if SELECTION_DOMAIN[spec.select] == "source":
+        return
+    cls = base_cell(registry, dataclasses.replace(spec, select="source-val"), device).selection.benchmark.cls
+    config = getattr(cls, "Config", None)
+    if config is None or "val_domain" not in {f.name for f in dataclasses.fields(config)}:
+        raise ConfigError(f"--select {spec.select}: benchmark {cls.name!r} declares no labelled target validation "
+                          f"split (a val_domain setting; digits-shift, glyph-world and folder do); use --select "
+                          f"source-val")
+    base_cell(registry, spec, device)  # its settings' own checks (glyph-world's script domains have no target)
 
 
 def cells_of(registry, blocks: list[Block], device: str | None = None) -> list[PlannedCell]:
@@ -110,7 +145,7 @@ def metric_of(cell: PlannedCell) -> tuple[str, bool]:
 
 
 def base_cell(registry, spec: StudySpec, device: str | None = None) -> PlannedCell:
-    """The combination's untuned cell on the trials' seed."""
+    """The combination's untuned cell on the trials' seed, validated as the selection rule says."""
     return cells_of(registry, [block_for(spec, {}, spec.seeds[0])], device)[0]
 
 
@@ -181,7 +216,7 @@ def run_study(registry, store, spec: StudySpec, run_cells: Callable[[list[Planne
     best_value = (max if higher else min)(t.value for t in scored)
     outcome.best = next(t for t in scored if t.value == best_value)  # the earliest on a tie
     outcome.tuned = cells_of(registry, [block_for(spec, outcome.best.params, s) for s in spec.seeds], device)
-    outcome.default = cells_of(registry, [block_for(spec, {}, s) for s in spec.seeds], device)
+    outcome.default = cells_of(registry, [block_for(spec, {}, s, selected=False) for s in spec.seeds], device)
     store.record_study_runs(spec.key, spec.describe(),
                             [("tuned", s, c.hash, outcome.best.params) for s, c in zip(spec.seeds, outcome.tuned)]
                             + [("default", s, c.hash, {}) for s, c in zip(spec.seeds, outcome.default)])

@@ -8,10 +8,13 @@ from pathlib import Path
 import torch
 
 import metareg
-from metareg import POOL_REGIMES, TEST_DOMAINS, TRAIN_DOMAINS, EpisodeSplits, split_items
+from metareg import POOL_REGIMES, TEST_DOMAINS, TRAIN_DOMAINS, VAL_DOMAINS, EpisodeSplits, split_items
 from metareg_plugins.folder.images import ImageCache
 from metareg_plugins.folder.layouts import (EXAMPLES, LAYOUT_POOLS, LAYOUTS, layout_error, name_list,
                                             scan_miniimagenet, scan_office, scan_omniglot)
+
+#: the domain settings and their defaults: any other value needs the office layout with a target domain
+DOMAIN_SETTINGS = (("test_domain", "target"), ("train_domain", "source"), ("val_domain", "source"))
 
 
 class Folder(metareg.Benchmark):
@@ -69,6 +72,8 @@ class Folder(metareg.Benchmark):
         pool_fraction: omniglot: share of the target classes whose images form the unlabelled pool; office with
             pool=disjoint: share of the meta-train classes held out for the pool.
         test_domain: ``target`` or ``source``; train_domain: ``source``, ``target`` or ``both`` (above).
+        val_domain: ``source`` (default) or ``target`` (office layout with a target): validation episodes of the
+            validation classes' target-domain images, labelled (``metareg tune --select target-val``, an oracle).
         split_seed: the class (and alphabet) splits.
         cache_images: decoded images kept in memory (0: no cache).
 
@@ -103,6 +108,7 @@ class Folder(metareg.Benchmark):
         pool: str = "auto"
         test_domain: str = "target"
         train_domain: str = "source"
+        val_domain: str = "source"
         split_seed: int = 0
         cache_images: int = 20000
 
@@ -112,7 +118,8 @@ class Folder(metareg.Benchmark):
                               metareg.Range.above(0) & metareg.Range.below(1)),
               "split_seed": metareg.Range.seed(), "cache_images": metareg.Range.at_least(0),
               "pool": metareg.Choice("auto", *POOL_REGIMES), "test_domain": metareg.Choice(*TEST_DOMAINS),
-              "train_domain": metareg.Choice(*TRAIN_DOMAINS)}
+              "train_domain": metareg.Choice(*TRAIN_DOMAINS),
+              "val_domain": metareg.Choice(*VAL_DOMAINS)}
 
     def __init__(self, config):
         super().__init__(config)
@@ -169,7 +176,7 @@ class Folder(metareg.Benchmark):
         """The rules that tie settings together without reading the folder (each value's own: ``ranges``)."""
         cls._check(config)
         no_target = config.target.strip().lower() == "none"
-        for key, default in (("test_domain", "target"), ("train_domain", "source")):
+        for key, default in DOMAIN_SETTINGS:
             if getattr(config, key) != default and (config.layout != "office" or no_target):
                 cls._domain_setting_error(config, key, default, "omniglot" if config.layout == "omniglot"
                                           else f"the {config.layout} layout here has no target domain")
@@ -189,10 +196,10 @@ class Folder(metareg.Benchmark):
                 f"domain's classes to meta-training), got {c.val_fraction} + {c.test_fraction}")
 
     def _check_domain_settings(self) -> None:
-        """``test_domain``/``train_domain`` other than the defaults need the office layout with a target domain,
+        """``test_domain``/``train_domain``/``val_domain`` other than the defaults need the office layout with a target domain,
         whose domains share classes (after the split, which sets ``target``)."""
         c = self.config
-        for key, default in (("test_domain", "target"), ("train_domain", "source")):
+        for key, default in DOMAIN_SETTINGS:
             if getattr(c, key) != default and (c.layout != "office" or not self.target):
                 self._domain_setting_error(c, key, default, "omniglot" if c.layout == "omniglot"
                                            else f"the {c.layout} layout here has no target domain")
@@ -321,7 +328,7 @@ class Folder(metareg.Benchmark):
                     f"benchmark.folder.pool_fraction, n_way, val_fraction or test_fraction, or use "
                     f"benchmark.folder.pool=shared")
             train = kept
-        return {"train": {k: self._train_files(src[k], tgt[k]) for k in train}, "val": {k: src[k] for k in val},
+        return {"train": {k: self._train_files(src[k], tgt[k]) for k in train}, "val": {k: tgt[k] if c.val_domain == "target" else src[k] for k in val},
                 "test": {k: self._test_files(k, src[k], tgt[k]) for k in test}, "pool": {k: tgt[k] for k in pool}}
 
     def _train_files(self, source: list[Path], target: list[Path]) -> list[Path]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 import metareg
-from metareg import POOL_REGIMES, TEST_DOMAINS, TRAIN_DOMAINS, EpisodeSplits, TaskBatch
+from metareg import POOL_REGIMES, TEST_DOMAINS, TRAIN_DOMAINS, VAL_DOMAINS, EpisodeSplits, TaskBatch
 from metareg_plugins.glyph_world import fonts, photos, scripts, splits, world
 from metareg_plugins.glyph_world.world import World
 
@@ -96,6 +96,9 @@ class GlyphWorld(metareg.Benchmark):
         val_fraction: source classes held out for validation.  test_fraction: (style) handwritten characters that
             are test classes.  pool_fraction: target classes (script) or handwritten characters (style) in the pool.
         test_domain: ``target`` or ``source``; train_domain: ``source``, ``target`` or ``both`` (above).
+        val_domain: ``source`` (default) or ``target`` (style and platform): validation episodes of the validation
+            characters' target-domain samples, labelled (``metareg tune --select target-val``, an oracle rule); the
+            characters with too few of them for an episode are left out.
         camera: (platform only) the camera model's strength in (0, 1]: every degradation's size scales with it
             (default 0.5, where the oracle beats the source-only baseline by ~10x the seeds' spread: docs/results.md).
         fontpkg: use the installed fontpkg-* fonts (false: matplotlib's alone, the world without the extra).
@@ -145,6 +148,7 @@ class GlyphWorld(metareg.Benchmark):
         pool_fraction: float = 0.3
         test_domain: str = "target"
         train_domain: str = "source"
+        val_domain: str = "source"
         camera: float = CAMERA_DEFAULT
         fontpkg: bool = True
         render_seed: int = 0
@@ -152,6 +156,7 @@ class GlyphWorld(metareg.Benchmark):
 
     ranges = {"domains": metareg.Choice(*DOMAINS), "pool": metareg.Choice(*POOL_REGIMES),
               "test_domain": metareg.Choice(*TEST_DOMAINS), "train_domain": metareg.Choice(*TRAIN_DOMAINS),
+              "val_domain": metareg.Choice(*VAL_DOMAINS),
               "n_way": metareg.Range.at_least(2), "k_shot": metareg.Range.at_least(1),
               "n_query": metareg.Range.at_least(1), "image_size": metareg.Range.at_least(8),
               "min_fonts": metareg.Range.at_least(1), "renderings": metareg.Range.at_least(1),
@@ -254,10 +259,9 @@ class GlyphWorld(metareg.Benchmark):
         return self.world.rows_of(code, None if domains == "script" else True)
 
     def _indices(self, classes: dict[str, list[int]]) -> dict[str, dict[int, list[int]]]:
-        """Rows per class and split: source-domain samples for train and val, target-domain ones for test and
-        pool (``_pool``)."""
-        return {"train": self._train_rows(classes["train"]),
-                "val": {code: self._source_rows(code) for code in sorted(classes["val"])},
+        """Rows per class and split: source-domain samples for train and val (as ``train_domain`` and
+        ``val_domain`` say), target-domain ones for test and pool (``_pool``)."""
+        return {"train": self._train_rows(classes["train"]), "val": self._val_rows(classes["val"]),
                 "test": {code: self._test_rows(code) for code in sorted(classes["test"])},
                 "pool": self._pool(classes)}
 
@@ -300,6 +304,21 @@ class GlyphWorld(metareg.Benchmark):
         if c.train_domain == "both":
             out = {code: rows + target.get(code, []) for code, rows in out.items()}
         return out
+
+    def _val_rows(self, val: list[int]) -> dict[int, list[int]]:
+        """The validation classes' rows in ``val_domain``: source, or target (the classes with enough target-domain
+        samples for an episode, as ``train_domain=target`` takes them)."""
+        c = self.config
+        if c.val_domain == "source":
+            return {code: self._source_rows(code) for code in sorted(val)}
+        target = {code: self._target_rows(code) for code in sorted(val)}
+        target = {code: rows for code, rows in target.items() if len(rows) >= c.k_shot + c.n_query}
+        if len(target) < c.n_way:
+            raise metareg.ConfigError(
+                f"{KEY}.val_domain=target: only {len(target)} validation characters have {c.k_shot + c.n_query} "
+                f"target-domain samples, fewer than n_way={c.n_way}; raise val_fraction or lower n_way, k_shot or "
+                f"n_query, or use val_domain=source")
+        return target
 
     def _test_rows(self, code: int) -> list[int]:
         """A test class's target-domain rows, or (``test_domain=source``) as many of its source-domain rows: on the
@@ -379,11 +398,13 @@ def _check_domains(c, source: list[str], target: list[str]) -> None:
             f"source-script characters, which have no samples in a target script; use domains=style or platform, "
             f"or pool=disjoint"
         )
-    if c.domains == "script" and (c.test_domain, c.train_domain) != ("target", "source"):
-        key = "test_domain" if c.test_domain != "target" else "train_domain"
+    if c.domains == "script" and (c.test_domain, c.train_domain, c.val_domain) != ("target", "source", "source"):
+        key = next(k for k, v in (("test_domain", "target"), ("train_domain", "source"), ("val_domain", "source"))
+                   if getattr(c, k) != v)
         raise metareg.ConfigError(
             f"{KEY}.{key}={getattr(c, key)} needs domains=style or platform: with script domains a test character "
-            f"has no rendering in a source script and a training character none in a target script; use "
+            f"has no rendering in a source script and a training or validation character none in a target script; "
+            f"use "
             f"domains=style or platform, or leave {key} at its default"
         )
     if c.domains != "platform" and c.camera != CAMERA_DEFAULT:

@@ -167,7 +167,19 @@ def test_office_oracle_and_both_train_on_target_images_of_the_training_classes(o
         assert oracle.indices[split] == base.indices[split]
 
 
-@pytest.mark.parametrize("key, value", [("test_domain", "source"), ("train_domain", "target")])
+def test_office_target_validation_uses_the_validation_classes_target_images(office):
+    base = Folder(Folder.Config(path=str(office), **OFFICE))
+    validated = Folder(Folder.Config(path=str(office), val_domain="target", **OFFICE))
+    assert validated.indices["val"].keys() == base.indices["val"].keys()
+    for k in base.indices["val"]:
+        assert _domain_of(office, validated.indices["val"][k]) == {"webcam"} != _domain_of(office,
+                                                                                          base.indices["val"][k])
+    for split in ("train", "test", "pool"):
+        assert validated.indices[split] == base.indices[split]
+
+
+@pytest.mark.parametrize("key, value", [("test_domain", "source"), ("train_domain", "target"),
+                                        ("val_domain", "target")])
 def test_domain_settings_without_an_office_target_are_config_errors(tmp_path, office, omniglot, key, value):
     for layout, path, extra in (("omniglot", omniglot, {}), ("office", office, dict(source="amazon", target="none"))):
         with pytest.raises(metareg.ConfigError, match=rf"benchmark\.folder\.{key}={value} needs the office layout"):

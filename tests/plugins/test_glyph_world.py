@@ -338,6 +338,17 @@ def test_the_oracle_trains_on_handwriting_of_training_classes_and_tests_as_the_b
         assert torch.equal(a.query_x, b.query_x)
 
 
+def test_target_validation_draws_handwriting_of_the_validation_characters_only(small_world, style_bench):
+    validated = _build(small_world, domains="style", val_domain="target")
+    w = style_bench.world
+    assert set(validated.indices["val"]) <= set(style_bench.indices["val"])
+    assert len(validated.indices["val"]) >= validated.config.n_way
+    assert all(w.handwritten_row[r] for rows in validated.indices["val"].values() for r in rows)
+    assert all(not w.handwritten_row[r] for rows in style_bench.indices["val"].values() for r in rows)
+    for split in ("train", "test", "pool"):
+        assert validated.indices[split] == style_bench.indices[split]
+
+
 def test_both_domains_train_every_class_on_its_print_and_handwritten_renderings(small_world, style_bench,
                                                                                  oracle_bench):
     both = _build(small_world, domains="style", train_domain="both")

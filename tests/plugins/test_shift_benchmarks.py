@@ -150,6 +150,20 @@ def test_the_oracle_trains_on_transformed_training_images_and_is_tested_on_the_b
         assert torch.equal(both.pools["train"].by_class[c], torch.cat([bench.images[idx], 1 - bench.images[idx]]))
 
 
+def test_target_validation_episodes_are_the_source_ones_transformed_and_leave_train_and_test_alone(registry,
+                                                                                                   monkeypatch):
+    """val_domain=target (metareg tune --select target-val): the very same validation samples, under the shift."""
+    target_val = ["benchmark.digits-shift.val_domain=target"]
+    source = _test_batches(registry, monkeypatch, [], "val")
+    shifted = shift_images(source.reshape(-1, *source.shape[-3:]), ["rotate"], 90.0, 0.3, 1.0, 0.6, 0)
+    torch.testing.assert_close(_test_batches(registry, monkeypatch, target_val, "val"), shifted.reshape(source.shape))
+    assert torch.equal(_test_batches(registry, monkeypatch, [], "test"),
+                       _test_batches(registry, monkeypatch, target_val, "test"))
+    plain, validated = DigitsShift(DigitsShift.Config()), DigitsShift(DigitsShift.Config(val_domain="target"))
+    for c in plain.indices["train"]:
+        assert torch.equal(plain.pools["train"].by_class[c], validated.pools["train"].by_class[c])
+
+
 def test_domain_settings_at_their_defaults_leave_the_run_identity_as_it_was(registry):
     """Declaring test_domain and train_domain kept every stored run id: at the defaults they are not hashed."""
     from metareg.run.config import config_hash, identity, parse_overrides, resolve
@@ -158,9 +172,10 @@ def test_domain_settings_at_their_defaults_leave_the_run_identity_as_it_was(regi
         return resolve(registry, parse_overrides(list(overrides)), {"learner": "protonet", "benchmark": "digits-shift"})
 
     payload = identity(*resolved())
-    assert not {"test_domain", "train_domain"} & set(payload["config"]["benchmark"]["digits-shift"])
+    assert not {"test_domain", "train_domain", "val_domain"} & set(payload["config"]["benchmark"]["digits-shift"])
     plain = config_hash(*resolved())
     assert plain == config_hash(*resolved("benchmark.digits-shift.test_domain=target",
-                                          "benchmark.digits-shift.train_domain=source"))
+                                          "benchmark.digits-shift.train_domain=source",
+                                          "benchmark.digits-shift.val_domain=source"))
     assert len({plain, config_hash(*resolved("benchmark.digits-shift.test_domain=source")),
                 config_hash(*resolved("benchmark.digits-shift.train_domain=target"))}) == 3

@@ -20,7 +20,11 @@ BASE = ("tune", "--learner", "maml", "--benchmark", "sinusoid", "train.meta_iter
     (("--trials", "0",), "--trials 0: a study needs at least 1 trial"),
     ((), "needs --trials N"),
     (("--trials", "2", "train.val_every=0"), "train.val_every=0 turns validation off"),
-    (("--trials", "2", "--select", "target-val"), "--select target-val: the selection rules are source-val"),
+    (("--trials", "2", "--select", "oracle"), "--select oracle: the selection rules are source-val, target-val"),
+    (("--trials", "2", "--select", "target-val"),
+     "--select target-val: benchmark 'sinusoid' declares no labelled target validation split"),
+    (("--trials", "2", "--select", "target-val", "--benchmark", "glyph-world", "--learner", "protonet"),
+     "benchmark.glyph-world.val_domain=target needs domains=style or platform"),
 ])
 def test_bad_tune_input_is_one_line_and_exit_2_before_any_trial(run_cli, tmp_path, extra, message):
     code, out, err = run_cli(*BASE, *extra)

@@ -22,13 +22,18 @@ TEST_DOMAINS = ("target", "source")
 #: labelled target-domain samples of the training classes (the oracle: the ceiling no unsupervised alignment can
 #: beat), or on both
 TRAIN_DOMAINS = ("source", "target", "both")
+#: the values of a shift benchmark's ``val_domain`` setting: validation episodes of the source domain's validation
+#: classes (the default, and the honest rule: nothing labelled of the target is seen), or of their labelled
+#: target-domain samples (``metareg tune --select target-val``: an oracle, as DomainBed's "test-domain validation",
+#: which the board marks as one). Either way the validation classes are disjoint from the test classes
+VAL_DOMAINS = ("source", "target")
 #: the domain settings at the values every shift benchmark had before they existed. A benchmark opts in by
-#: declaring either field in its ``Config`` (with ``metareg.Choice(*TEST_DOMAINS)`` / ``Choice(*TRAIN_DOMAINS)``
-#: ranges). At these values a setting leaves a run's identity as it was, and the engine seeds evaluation episodes
+#: declaring any of the fields in its ``Config`` (with ``metareg.Choice(*TEST_DOMAINS)``, ``Choice(*TRAIN_DOMAINS)``
+#: or ``Choice(*VAL_DOMAINS)`` ranges). At these values a setting leaves a run's identity as it was, and the engine seeds evaluation episodes
 #: as if neither setting existed, so the baseline, the oracle and the source-test row are tested on the very same
 #: episodes (test_domain=source: the same classes and sample positions, where each test class has as many
 #: source-domain samples as target-domain ones, which the benchmark arranges)
-DOMAIN_DEFAULTS = {"test_domain": "target", "train_domain": "source"}
+DOMAIN_DEFAULTS = {"test_domain": "target", "train_domain": "source", "val_domain": "source"}
 
 
 def neutral_settings(benchmark_cls) -> dict:
