@@ -60,6 +60,21 @@ def add_execution_arguments(parser: argparse.ArgumentParser, what: str, workers_
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
                         help=f"local (this machine) or ray (each of the {what} a Ray task; pip install 'metareg[ray]')")
     parser.add_argument("--ray-address", metavar="ADDRESS", help="join this Ray cluster (default: start a local one)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="torch threads per process (default: all cores, divided among --workers); give it, or "
+                             "OMP_NUM_THREADS, to grids run side by side on one machine, so they share its cores")
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """``--threads`` for the runs of this process (``--workers 1``); the workers get it from the executor."""
+    if args.threads is not None and args.workers == 1 and args.executor == "local":
+        if args.threads < 1:
+            from metareg.errors import ConfigError
+
+            raise ConfigError(f"--threads {args.threads}: give 1 or more torch threads per process")
+        import torch
+
+        torch.set_num_threads(args.threads)
 
 
 def add_selectors(parser: argparse.ArgumentParser, filters: bool = False) -> None:
@@ -171,8 +186,9 @@ def _run(args: argparse.Namespace) -> int:
         progress.note(f"suite {suite.name!r} ({suite.path}): {len(plan.cells)} runs")
     for skip in plan.skipped:
         progress.note(f"skipped {skip.label}: {skip.reason}")
+    apply_threads(args)
     executor = make_executor(args.executor, workers=args.workers, device=args.device, ray_address=args.ray_address,
-                             registry=registry, progress=mode == "bar")
+                             registry=registry, progress=mode == "bar", threads=args.threads)
 
     def ended(report) -> None:
         progress.ended(report)

@@ -9,8 +9,9 @@ claimed (the store is a local file); Ray tasks may run on other machines, so the
 writes it.
 
 Worker processes are started with ``spawn`` (torch and ``fork`` do not mix), each with ``cores // workers`` torch
-threads, or one GPU each when there are several (``CUDA_VISIBLE_DEVICES``, so a cell's config, and so its identity,
-does not depend on which GPU ran it). A worker that dies (killed, out of memory) fails only the cell it held, and a
+threads (or ``--threads``), or one GPU each when there are several (``CUDA_VISIBLE_DEVICES``, so a cell's config,
+and so its identity, does not depend on which GPU ran it). Workers that share a device divide ``task_chunk=auto``'s
+memory budget (``memory_budget.share_among``): all of them the CPU's, and those given one GPU that GPU's. A worker that dies (killed, out of memory) fails only the cell it held, and a
 fresh worker takes its place. Workers exit when the runner that started them is gone.
 """
 from __future__ import annotations
@@ -74,18 +75,32 @@ def _exit_with_parent(parent: int) -> None:
             os._exit(1)
 
 
-def _worker_main(conn, parent: int, gpu: int | None, threads: int | None) -> None:
-    """A worker process: set its GPU and threads, then run the cells it is sent until told to stop."""
+def configure_worker(gpu: int | None, threads: int | None, peers: int = 1) -> None:
+    """What a worker process sets before its first run: its GPU (before torch touches CUDA), its torch threads,
+    and the number of processes it shares its device's memory with."""
     if gpu is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)  # before torch touches CUDA
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    import torch
+
+    from metareg.run import memory_budget
+
+    if threads:
+        torch.set_num_threads(threads)
+    memory_budget.share_among(peers)
+
+
+def device_peers(gpus: list[int | None]) -> list[int]:
+    """Per worker slot, how many slots share its device: every CPU worker the CPU, a GPU's workers that GPU."""
+    return [gpus.count(g) for g in gpus]
+
+
+def _worker_main(conn, parent: int, gpu: int | None, threads: int | None, peers: int = 1) -> None:
+    """A worker process: set its GPU, threads and memory share, then run the cells it is sent until told to stop."""
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     try:  # a SIGINT (the runner stopping, or Ctrl-C in the terminal) ends the worker quietly, at any point
-        import torch
-
+        configure_worker(gpu, threads, peers)
         from metareg.host.registry import Registry
 
-        if threads:
-            torch.set_num_threads(threads)
         registry = Registry.load(warn=False)
         while True:
             job = conn.recv()
@@ -101,9 +116,9 @@ def _worker_main(conn, parent: int, gpu: int | None, threads: int | None) -> Non
 
 
 class _Worker:
-    def __init__(self, ctx, gpu: int | None, threads: int | None):
+    def __init__(self, ctx, gpu: int | None, threads: int | None, peers: int = 1):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, os.getpid(), gpu, threads), daemon=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, os.getpid(), gpu, threads, peers), daemon=True)
         self.process.start()
         child.close()
         self.key = None
@@ -114,13 +129,14 @@ class ProcessExecutor:
 
     commits_in_worker = True
 
-    def __init__(self, workers: int, device: str | None = None):
+    def __init__(self, workers: int, device: str | None = None, threads: int | None = None):
         import multiprocessing
 
         self.ctx = multiprocessing.get_context("spawn")
         gpus = gpu_count(device)
-        self.threads = None if gpus else max(1, (os.cpu_count() or 1) // workers)
+        self.threads = threads or (None if gpus else max(1, (os.cpu_count() or 1) // workers))
         self.gpus = [i % gpus if gpus else None for i in range(workers)]
+        self.peers = device_peers(self.gpus)
         # a slot's worker starts with the first cell it gets (a resumed grid with nothing left starts none), and a
         # dead worker's slot stays empty until a cell needs it
         self.workers: list[_Worker | None] = [None] * workers
@@ -132,7 +148,7 @@ class ProcessExecutor:
         idle = [i for i, w in enumerate(self.workers) if w is not None and w.key is None]
         slot = idle[0] if idle else self.workers.index(None)  # a started worker before starting another
         if self.workers[slot] is None:
-            self.workers[slot] = _Worker(self.ctx, self.gpus[slot], self.threads)
+            self.workers[slot] = _Worker(self.ctx, self.gpus[slot], self.threads, self.peers[slot])
         worker = self.workers[slot]
         worker.key = key
         worker.conn.send((cell, expected_hash, claimed))
@@ -261,10 +277,14 @@ class RayExecutor:
 
 
 def make_executor(kind: str, *, workers: int = 1, device: str | None = None, ray_address: str | None = None,
-                  registry=None, progress: bool = False):
-    """The executor that ``--executor``, ``--workers`` and ``--ray-address`` ask for."""
+                  registry=None, progress: bool = False, threads: int | None = None):
+    """The executor that ``--executor``, ``--workers``, ``--threads`` and ``--ray-address`` ask for. ``threads``
+    is each local worker's torch threads (default: the cores divided among the workers); with one worker the cells
+    run in this process, which the command has already given ``threads``."""
     if workers < 1:
         raise ConfigError(f"--workers {workers}: give 1 or more worker processes")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads {threads}: give 1 or more torch threads per process")
     if kind == "ray":
         return RayExecutor(ray_address, device)
     if ray_address:
@@ -273,4 +293,4 @@ def make_executor(kind: str, *, workers: int = 1, device: str | None = None, ray
         raise ConfigError(f"--executor {kind!r}: use local (this machine, --workers N processes) or ray")
     if workers == 1:
         return SerialExecutor(registry, progress)
-    return ProcessExecutor(workers, device)
+    return ProcessExecutor(workers, device, threads)

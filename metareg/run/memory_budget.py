@@ -17,8 +17,10 @@ docs/performance.md). A whole batch's tensors of hundreds of MiB overflow the ca
 page-faulted by glibc at every step; a GPU wants the large kernels, so there the budget alone decides.
 
 The budget (``train.memory_budget``, MiB) defaults to a share of what the device has free when the run starts:
-``CUDA_SHARE`` of ``torch.cuda.mem_get_info``'s free bytes, ``CPU_SHARE`` of Linux's ``MemAvailable`` (grid workers
-on one machine each take that share of what is left when they start). Where memory cannot be measured (a CPU
+``CUDA_SHARE`` of ``torch.cuda.mem_get_info``'s free bytes, ``CPU_SHARE`` of Linux's ``MemAvailable``. Grid workers
+that share a device divide it (``share_among``): ``--workers 4`` on a CPU gives each worker a quarter of that share,
+and four workers on two GPUs each half of its GPU's, so workers starting together cannot add up to more than the
+device has (each measured the same free memory, and took half of it, before they divided it). Where memory cannot be measured (a CPU
 without ``/proc``) ``auto`` runs the whole meta-batch and says so.
 
 The probe leaves no trace: gradients are dropped, the learner's buffers and the random number generators restored,
@@ -49,15 +51,29 @@ class MemoryBudgetError(MetaregError):
     """Not even one task of the meta-batch fits in the memory budget."""
 
 
+#: how many processes share this one's device (``share_among``); 1 outside grid workers
+_peers = 1
+
+
+def share_among(processes: int) -> None:
+    """Divide ``auto``'s budget among ``processes`` that share this process's device (a grid worker calls it once,
+    before any run); an explicit ``train.memory_budget`` is taken as given, per process."""
+    global _peers
+    if processes < 1:
+        raise ValueError(f"processes must be at least 1, got {processes}")
+    _peers = processes
+
+
 def budget_bytes(setting: Any, device: torch.device) -> int | None:
-    """The budget in bytes: the setting in MiB, or ``auto``'s share of the device's free memory (None: unknown)."""
+    """The budget in bytes: the setting in MiB, or ``auto``'s share of the device's free memory divided among the
+    processes that share it (None: unknown)."""
     if setting != AUTO:
         return int(float(setting) * MIB)
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
-        return int(free * CUDA_SHARE)
+        return int(free * CUDA_SHARE / _peers)
     available = _meminfo("MemAvailable")
-    return None if available is None else int(available * CPU_SHARE)
+    return None if available is None else int(available * CPU_SHARE / _peers)
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,7 @@ ROWS = [
     ("malformed-yaml", ("--config", "{tmp}/bad.yaml"), 2, "line 3, column 1", malformed_yaml),
     ("override-without-equals", ("--learner", "maml", "inner_lr"), 2, "is not of the form key=value", None),
     ("workers-zero", ("--learner", "maml", "--workers", "0"), 2, "--workers 0", None),
+    ("threads-zero", ("--learner", "maml", "--threads", "0"), 2, "--threads 0: give 1 or more", None),
     ("gpu-on-cpu", ("--learner", "maml", "--device", "cuda"), 2, "no CUDA GPU", fake_gpu_check),
     ("unknown-adversary", ("--learner", "maml", "--adversary", "dannn"), 2, "unknown adversary 'dannn'", None),
     ("n-way-above-classes", (*PROTONET_DIGITS, "benchmark.digits.n_way=8", *TINY), 2, "fewer than n_way=8", None),
