@@ -5,8 +5,8 @@ as mean ± 95% CI), wall time, and whether its model file and its mid-run checkp
 ``metareg.run.files``). The part selectors and ``--seeds`` filter it as they filter ``metareg leaderboard``
 (``metareg.board.select``), ``--status`` by status; ``--json`` prints one object per run. A ``running`` row whose
 runner is gone (``Store`` deletes it when its cell is claimed again) reads ``abandoned`` in the table. ``show``
-prints the run's parts, status, error, device, wall time, metrics, versions, resolved config (YAML), history and
-files; ``show --json`` the same as one object. An unknown run id, or a store that does not exist, is a one-line
+prints the run's parts, status, error, device, wall time and its split (``metareg.run.phases``: train, validation,
+test), metrics, versions, resolved config (YAML), history and files; ``show --json`` the same as one object. An unknown run id, or a store that does not exist, is a one-line
 error (exit 2).
 """
 from __future__ import annotations
@@ -217,6 +217,7 @@ def as_json(row, store, full: bool = False) -> dict:
         "abandoned": _abandoned(row),
         "device": row.device,
         "wall_time": row.wall_time,
+        "phases": row.phases,
         "metrics": row.metrics,
         "error": row.error,
         "started_at": row.started_at,
@@ -259,6 +260,8 @@ def describe(row, store, all_history: bool = False) -> str:
     """Everything stored about one run, as text: the output of ``metareg runs show``."""
     from omegaconf import OmegaConf
 
+    from metareg.run import phases
+
     status = shown_status(row) + (f" (runner {row.owner} is gone)" if _abandoned(row) else "")
     head = [("learner", row.learner), ("benchmark", row.benchmark), ("backbone", row.backbone),
             ("adversary", row.adversary or MISSING), ("generator", row.generator or MISSING),
@@ -266,8 +269,10 @@ def describe(row, store, all_history: bool = False) -> str:
     if row.error:
         head.append(("error", row.error))
     head += [("device", row.device or MISSING), ("wall time", MISSING if row.wall_time is None
-                                                 else f"{row.wall_time:.1f} s"),
-             ("started", _when(row.started_at)), ("finished", _when(row.finished_at)),
+                                                 else f"{row.wall_time:.1f} s")]
+    split = phases.describe(row.phases, row.wall_time)
+    head += [("time split", split)] if split else []
+    head += [("started", _when(row.started_at)), ("finished", _when(row.finished_at)),
              ("config hash", row.config_hash)]
     out = [f"run {row.id} in {store.path}", *_fields(head, "  "), "", "metrics:"]
     if row.metrics:

@@ -21,6 +21,7 @@ from metareg.host.contracts.benchmark import DOMAIN_DEFAULTS, has_target_domain
 from metareg.host.contracts.generator import call_accepted
 from metareg.host.registry import Registry
 from metareg.run import checkpoints, memory_budget, record
+from metareg.run.phases import PhaseClock
 from metareg.run.chunking import meta_backward
 from metareg.run.compatibility import context_problem, target_problem
 from metareg.run.config import LOG_EVERY, Selection, config_hash, part_config, to_container
@@ -61,6 +62,7 @@ class Run:
 
     def __init__(self, cfg: DictConfig, selection: Selection, registry: Registry | None = None):
         self.cfg, self.selection, self.registry = cfg, selection, registry
+        self.clock = PhaseClock()  # replaced by each execution's own
         self.device = resolve_device(cfg.run.device)
         self.seed = int(cfg.run.seed)
         self.hash = config_hash(cfg, selection)
@@ -111,16 +113,19 @@ class Run:
         start = time.perf_counter()
         history: list[dict] = []
         self.resolved = {}
+        self.clock = PhaseClock()
         try:
             if self.registry is not None:
                 self.registry.notify("metareg_run_started", config=self.cfg)
             if self.generator is not None:
                 # the results directory lets a generator reuse weights it fitted for the same config in a past run
-                call_accepted(self.generator.fit, self.benchmark, self.device, progress,
-                              checkpoint_dir=checkpoint_dir, seed=self.seed)
+                with self.clock.phase("setup"):
+                    call_accepted(self.generator.fit, self.benchmark, self.device, progress,
+                                  checkpoint_dir=checkpoint_dir, seed=self.seed)
             self._train(history, progress, checkpoint_dir)
-            metrics = self.evaluate("test", self.cfg.train.test_tasks)
-            probe = domain_probe(self.learner, self.benchmark, self.seed, self.device)
+            with self.clock.phase("test"):
+                metrics = self.evaluate("test", self.cfg.train.test_tasks)
+                probe = domain_probe(self.learner, self.benchmark, self.seed, self.device)
             if probe is not None:  # after the task metric, which stays first: the one the board ranks by
                 metrics[PROBE] = probe
             status, error = "done", None
@@ -131,8 +136,9 @@ class Run:
             error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             if progress:
                 traceback.print_exc(file=sys.stderr)
-        return RunResult(self.hash, self.parts, self.seed, str(self.device), status, time.perf_counter() - start,
-                         metrics, history, error, resolved=self.resolved)
+        total = time.perf_counter() - start
+        return RunResult(self.hash, self.parts, self.seed, str(self.device), status, total,
+                         metrics, history, error, resolved=self.resolved, phases=self.clock.split(total))
 
     def _batch(self, split: str, n: int, generator: torch.Generator) -> TaskBatch:
         batch = self.benchmark.sample(split, n, generator).to(self.device, non_blocking=True)
@@ -175,7 +181,8 @@ class Run:
                 running.zero_()
                 extra.clear()
                 if t.val_every and (it % t.val_every == 0 or it == t.meta_iterations):
-                    value = self.evaluate("val", t.val_tasks)[metric_name]["mean"]
+                    with self.clock.phase("val"):
+                        value = self.evaluate("val", t.val_tasks)[metric_name]["mean"]
                     entry[f"val_{metric_name}"] = value
                     score = value if higher_is_better else -value
                     if score > best_score:
@@ -392,8 +399,8 @@ class Run:
         unlabelled pool (``Benchmark.pool_only_settings``, e.g. ``pool``) are read at their canonical value here,
         so the pool regimes are evaluated on the very same episodes too. The domain settings
         (``metareg.host.contracts.benchmark.DOMAIN_DEFAULTS``: ``test_domain``, ``train_domain``, ``val_domain``) are
-        left out of the seed, so a baseline, its oracle, its source-test row and its target-validated row draw the
-        same episodes (at the same positions of each class), and the seed of a
+        left out of the seed, so a baseline, its oracle and its source-test row draw the same episodes (and a
+        target-validated row the baseline's test episodes), and the seed of a
         benchmark that declares them is the one it had before they existed; so are its ``added_settings`` at their
         declared values (``neutral_settings``).
         """

@@ -44,6 +44,8 @@ class RunResult:
     resolved: dict[str, dict] = field(default_factory=dict)
     #: why a done run's model file could not be written (its result is stored all the same), else None
     model_error: str | None = None
+    #: wall seconds per phase (``metareg.run.phases``: setup, train, val, test); empty for a stored run without it
+    phases: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict:
         return {
@@ -58,6 +60,7 @@ class RunResult:
             "error": self.error,
             "resolved": self.resolved,
             "model_error": self.model_error,
+            "phases": self.phases,
             # the last logged training entry: the learner's and adversary's metrics (e.g. the domain accuracy)
             "last_logged": self.history[-1] if self.history else None,
         }
@@ -66,7 +69,7 @@ class RunResult:
     def from_row(cls, row) -> "RunResult":
         """A stored run (``metareg.store.database.RunRow``) as the record a fresh run gives."""
         return cls(row.config_hash, row.parts, row.seed, row.device or "", row.status, row.wall_time or 0.0,
-                   row.metrics or {}, row.history or [], row.error, row.id)
+                   row.metrics or {}, row.history or [], row.error, row.id, phases=row.phases or {})
 
 
 def versions(selection: Selection) -> dict[str, str]:
@@ -101,7 +104,8 @@ def commit(store, run_id: int, result: RunResult, *, model: dict | bytes | None 
                                       f"--rerun` the cell")
         try:
             store.finish(run_id, status=result.status, wall_time=result.wall_time, metrics=result.metrics,
-                         history=result.history, error=result.error, device=result.device, resolved=result.resolved)
+                         history=result.history, error=result.error, device=result.device, resolved=result.resolved,
+                         phases=result.phases or None)
         except BaseException:
             if written is not None:  # no model file for a row that did not commit
                 written.unlink(missing_ok=True)

@@ -157,6 +157,8 @@ class RunRow:
     history: list | None
     owner: str | None = None
     heartbeat_at: float | None = None
+    #: seconds per phase of the run (``metareg.run.phases``: train, val, test, setup); None before it was recorded
+    phases: dict | None = None
 
     @property
     def parts(self) -> dict[str, str | None]:
@@ -293,9 +295,10 @@ class Store:
 
     def finish(self, run_id: int, *, status: str, wall_time: float, metrics: dict | None = None,
                history: list | None = None, error: str | None = None, device: str | None = None,
-               resolved: dict | None = None) -> None:
-        """Commit a run's outcome; ``device`` replaces the one recorded at the start (where a worker really ran), and
-        ``resolved`` (``{"train": {"task_chunk": 8}}``: what ``auto`` settings became) is merged into its config."""
+               resolved: dict | None = None, phases: dict | None = None) -> None:
+        """Commit a run's outcome; ``device`` replaces the one recorded at the start (where a worker really ran),
+        ``resolved`` (``{"train": {"task_chunk": 8}}``: what ``auto`` settings became) is merged into its config, and
+        ``phases`` is its wall time split (``metareg.run.phases``)."""
         with self._write() as db:
             if resolved:
                 row = db.execute("SELECT config FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -306,9 +309,10 @@ class Store:
                     db.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config), run_id))
             updated = db.execute(
                 "UPDATE runs SET status = ?, wall_time = ?, finished_at = ?, metrics = ?, history = ?, error = ?,"
-                " device = COALESCE(?, device) WHERE id = ?",
+                " device = COALESCE(?, device), phases = ? WHERE id = ?",
                 (status, wall_time, time.time(), None if metrics is None else json.dumps(metrics),
-                 None if history is None else json.dumps(history), error, device, run_id),
+                 None if history is None else json.dumps(history), error, device,
+                 None if phases is None else json.dumps(phases), run_id),
             ).rowcount
         if not updated:
             from metareg.errors import StoreError
@@ -381,8 +385,8 @@ class Store:
     @staticmethod
     def _row(r: sqlite3.Row) -> RunRow:
         data = dict(r)
-        for key in ("config", "versions", "metrics", "history"):
-            if data[key] is not None:
+        for key in ("config", "versions", "metrics", "history", "phases"):
+            if data.get(key) is not None:  # phases: absent from an older store read without migrating it
                 try:
                     data[key] = json.loads(data[key])
                 except (ValueError, TypeError) as exc:

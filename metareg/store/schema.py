@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS runs (
     metrics     TEXT,
     history     TEXT,
     owner       TEXT,
-    heartbeat_at REAL
+    heartbeat_at REAL,
+    phases      TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_hash ON runs (config_hash);
 CREATE TABLE IF NOT EXISTS study_runs (
@@ -56,7 +57,7 @@ CREATE TABLE IF NOT EXISTS study_runs (
 """
 
 #: columns added after the first release, with their types: an older store gains them when opened
-ADDED_COLUMNS = {"owner": "TEXT", "heartbeat_at": "REAL"}
+ADDED_COLUMNS = {"owner": "TEXT", "heartbeat_at": "REAL", "phases": "TEXT"}
 
 #: the schema this code writes (``PRAGMA user_version``); bump it with any change an older metareg would misread
 SCHEMA_VERSION = 1

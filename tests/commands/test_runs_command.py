@@ -32,7 +32,8 @@ def store(tmp_path) -> Store:
     store = Store(tmp_path / "store")
     done = _start(store, "h-done", "protonet", "digits-shift", 0, adversary="dann")
     store.finish(done, status="done", wall_time=12.34, history=HISTORY,
-                 metrics={"accuracy": {"mean": 0.9123, "ci95": 0.0112, "n": 600}})
+                 metrics={"accuracy": {"mean": 0.9123, "ci95": 0.0112, "n": 600}},
+                 phases={"setup": 0.0, "train": 8.0, "val": 2.34, "test": 2.0})
     failed = _start(store, "h-failed", "maml", "sinusoid", 1)
     store.finish(failed, status="failed", wall_time=3.0, error="FloatingPointError: loss became nan by iteration 150")
     _start(store, "h-running", "maml", "sinusoid", 2, generator="mtgan")
@@ -127,7 +128,8 @@ def test_runs_show_prints_one_run(run_cli, store):
     assert code == 0 and err == ""
     assert out.startswith(f"run 1 in {store.path}\n")
     for line in ("  learner      protonet", "  adversary    dann", "  generator    —", "  seed         0",
-                 "  status       done", "  device       cpu", "  wall time    12.3 s", "  config hash  h-done",
+                 "  status       done", "  device       cpu", "  wall time    12.3 s",
+                 "  time split   train 8.0 s (65%), val 2.3 s (19%), test 2.0 s (16%)", "  config hash  h-done",
                  "  accuracy  0.9123 ± 0.0112 (n=600)", "  metareg  0.1.0", "  torch    2.3.0",
                  f"  model       {model_path(store.path.parent, 1)} (exists)",
                  f"  checkpoint  {checkpoint_path(store.path.parent, 'h-done')} (none: removed by design once the "
@@ -184,7 +186,7 @@ def test_runs_show_json_is_the_whole_row(run_cli, store):
     for args in (("runs", "show", "1", "--json"), ("runs", "--json", "show", "1")):
         code, out, _ = run_cli(*args)
         [line] = json_lines(out)
-        assert code == 0 and line["run_id"] == 1 and line["history"] == HISTORY
+        assert code == 0 and line["run_id"] == 1 and line["history"] == HISTORY and line["phases"]["val"] == 2.34
         assert line["config"]["learner"]["protonet"]["inner_lr"] == 0.4 and line["versions"]["torch"] == "2.3.0"
 
 
