@@ -20,6 +20,7 @@ JSON is damaged is skipped with a warning naming it, so one bad row never makes 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -164,6 +165,10 @@ class RunRow:
     def parts(self) -> dict[str, str | None]:
         """Each family's part name, as a run's ``parts`` (the store's columns are the families)."""
         return {name: getattr(self, name) for name in families.NAMES}
+
+
+#: the columns a ``RunRow`` is built from
+ROW_FIELDS = frozenset(f.name for f in dataclasses.fields(RunRow))
 
 
 def standing_run(rows: Sequence[RunRow]) -> RunRow | None:
@@ -393,4 +398,4 @@ class Store:
                     raise DamagedRowError(f"run {data['id']}'s {key} is damaged ({exc})") from None
         if not isinstance(data["config"], dict) or not isinstance(data["versions"], dict):
             raise DamagedRowError(f"run {data['id']}'s config or versions is not a mapping")
-        return RunRow(**data)
+        return RunRow(**{k: v for k, v in data.items() if k in ROW_FIELDS})  # a column added later is not read

@@ -59,8 +59,11 @@ CREATE TABLE IF NOT EXISTS study_runs (
 #: columns added after the first release, with their types: an older store gains them when opened
 ADDED_COLUMNS = {"owner": "TEXT", "heartbeat_at": "REAL", "phases": "TEXT"}
 
-#: the schema this code writes (``PRAGMA user_version``); bump it with any change an older metareg would misread
-SCHEMA_VERSION = 1
+#: the schema this code writes (``PRAGMA user_version``); bump it with any change an older metareg would misread.
+#: 2: the ``phases`` column, which a metareg of version 1 cannot read (it builds its rows from every column, so an
+#: unknown one stopped it with a TypeError); since 2 a row is built from the columns this code knows
+#: (``Store._row``), so a later added column needs no bump
+SCHEMA_VERSION = 2
 
 #: the first bytes of every SQLite 3 database file
 SQLITE_HEADER = b"SQLite format 3\x00"

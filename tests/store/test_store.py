@@ -72,7 +72,7 @@ def test_a_store_gets_the_schema_version_and_an_older_one_is_migrated_to_it(tmp_
 
 
 @pytest.mark.parametrize("made_by, match", [
-    ("PRAGMA user_version = 7", "schema version 7, written by a newer metareg; this one knows versions up to 1"),
+    ("PRAGMA user_version = 7", "schema version 7, written by a newer metareg; this one knows versions up to 2"),
     ("CREATE TABLE runs (id INTEGER PRIMARY KEY, distance REAL)", "runs table lacks the columns config_hash, bench"),
     ("CREATE TABLE photos (name TEXT)", "a SQLite database whose tables are photos, with no runs table"),
 ], ids=["newer-schema", "other-runs-table", "other-tables"])
@@ -114,3 +114,15 @@ def test_a_folder_that_cannot_be_created_names_it_and_the_reason(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(StoreError, match=r"cannot create the results store folder .*file.*file is a file, not a folder"):
         Store(tmp_path / "file" / "store")
+
+
+def test_a_column_this_metareg_does_not_know_is_not_read_so_a_later_addition_needs_no_version_bump(tmp_path):
+    store = Store(tmp_path / "store")
+    run_id = store.start(config_hash="h", seed=0, device="cpu", parts={"benchmark": "sinusoid", "backbone": "mlp",
+                                                                        "learner": "maml"},
+                         config={}, versions={})
+    store.finish(run_id, status="done", wall_time=1.0, phases={"train": 1.0})
+    with sqlite3.connect(store.path) as db:
+        db.execute("ALTER TABLE runs ADD COLUMN from_the_future TEXT")
+    [row] = Store(tmp_path / "store").runs()
+    assert row.status == "done" and row.phases == {"train": 1.0}
