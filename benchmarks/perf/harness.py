@@ -142,7 +142,7 @@ def _run(options: Options) -> dict:
         options = dataclasses.replace(options, implementations=names,
                                       check_tasks=max(options.check_tasks, max(options.chunks) + 1))
     impls = {**IMPLEMENTATIONS, **extra, **options.extra}
-    for auto in ("metareg-auto", "metareg-auto-threads"):
+    for auto in ("metareg-auto", "metareg-auto-serial", "metareg-auto-threads"):
         impls[auto] = dataclasses.replace(impls[auto], build=functools.partial(impls[auto].build,
                                                                                budget=options.memory_budget))
     heap_reuse = options.heap_reuse and device.type == "cpu" and measure.reuse_heap()

@@ -66,7 +66,8 @@ class Metareg:
     With ``chunk``, the meta-batch is backpropagated ``chunk`` tasks at a time as the engine does with
     ``train.task_chunk`` (``metareg.run.chunking.meta_backward``; not compiled); ``chunk="auto"`` chooses it as the
     engine does, by a memory probe on the first batch against ``budget`` (MiB or ``auto``), and keeps the choice
-    in ``choice`` for the report."""
+    in ``choice`` for the report; ``threads="auto"`` chooses ``train.chunk_threads`` as the engine does
+    (``metareg.run.thread_choice``), before the chunk."""
 
     def __init__(self, case: Case, vectorize: str, chunk: int | str | None = None, budget: object = "auto",
                  threads: int | str = 1):
@@ -80,13 +81,19 @@ class Metareg:
         self.params = nets.load(self.learner, case.weights)
         self.loss = torch.compile(self._loss) if case.compile else self._loss
         self.chunk, self.budget, self.choice = chunk, budget, None
-        #: train.chunk_threads; "cores": as many as torch has intra-op threads (the machine's cores by default)
+        #: train.chunk_threads; "cores": as many as torch has intra-op threads (the machine's cores by default);
+        #: "auto": chosen on the first batch, as a run does
         self.threads = torch.get_num_threads() if threads == "cores" else threads
 
     def _loss(self, batch):
         return self.learner.meta_loss(batch).loss
 
     def backward(self, batch):
+        if self.threads == "auto":
+            from metareg.run.thread_choice import choose_threads
+
+            self.threads = choose_threads(self.learner, batch, list(self.learner.parameters()),
+                                          batch.support_x.device).threads
         if self.chunk == "auto" and self.choice is None:
             from metareg.run.memory_budget import choose_chunk
 
@@ -121,8 +128,11 @@ IMPLEMENTATIONS = {
                        "metareg, the same pure function looped over tasks"),
         Implementation("metareg-grouped", functools.partial(Metareg, vectorize="grouped"),
                        "metareg, per-task weights stacked into grouped convolutions (Conv4)"),
-        Implementation("metareg-auto", functools.partial(Metareg, vectorize="auto", chunk="auto"),
-                       "metareg as a run does it: vectorize=auto, train.task_chunk=auto within --memory-budget"),
+        Implementation("metareg-auto", functools.partial(Metareg, vectorize="auto", chunk="auto", threads="auto"),
+                       "metareg as a run does it: vectorize=auto, train.chunk_threads=auto, train.task_chunk=auto "
+                       "within --memory-budget"),
+        Implementation("metareg-auto-serial", functools.partial(Metareg, vectorize="auto", chunk="auto"),
+                       "metareg-auto with train.chunk_threads=1 (the default before auto): one chunk at a time"),
         Implementation("metareg-auto-threads",
                        functools.partial(Metareg, vectorize="auto", chunk="auto", threads="cores"),
                        "metareg-auto with train.chunk_threads = torch's threads: chunks side by side, one core each"),

@@ -86,7 +86,7 @@ class TrainSection:
     grad_clip_max: float = 10.0  # the bound: per element (value, task_value) or of the global L2 norm (norm)
     task_chunk: Any = "auto"  # auto | N: tasks per backward pass (memory, not results: metareg.run.chunking)
     memory_budget: Any = "auto"  # auto | MiB: what task_chunk=auto keeps a meta-step's peak within
-    chunk_threads: int = 1  # chunks backpropagated side by side on a CPU, one core each (metareg.run.chunk_threads)
+    chunk_threads: Any = "auto"  # auto | N: chunks backpropagated side by side on a CPU (metareg.run.thread_choice)
     checkpoint_every: int = 500  # save a resumable checkpoint every N outer updates (a multiple of 50); 0: never
 
     ranges: ClassVar[dict[str, Range]] = {
@@ -94,7 +94,7 @@ class TrainSection:
         "val_every": Range.at_least(0), "val_tasks": Range.at_least(1), "test_tasks": Range.at_least(1),
         "eval_batch_size": Range.at_least(1), "target_batch_size": Range.at_least(1),
         "target_draw": Choice(*TARGET_DRAWS), "grad_clip": Choice(*CLIP_FORMS), "grad_clip_max": Range.above(0),
-        "chunk_threads": Range.at_least(1),
+        "chunk_threads": Range.at_least(1).multiple_of(1).allowing("auto"),
         "checkpoint_every": Range.at_least(0).multiple_of(LOG_EVERY).because(
             f"a checkpoint falls on a logged entry (every {LOG_EVERY} outer updates); 0 never checkpoints"),
         "task_chunk": Range.at_least(1).multiple_of(1).allowing("auto"),

@@ -20,7 +20,7 @@ from metareg.errors import ConfigError, IncompatibleError
 from metareg.host.contracts.benchmark import DOMAIN_DEFAULTS, has_target_domain
 from metareg.host.contracts.generator import call_accepted
 from metareg.host.registry import Registry
-from metareg.run import checkpoints, memory_budget, record
+from metareg.run import checkpoints, memory_budget, record, thread_choice
 from metareg.run.phases import PhaseClock
 from metareg.run.chunking import meta_backward
 from metareg.run.compatibility import context_problem, target_problem
@@ -63,6 +63,7 @@ class Run:
     def __init__(self, cfg: DictConfig, selection: Selection, registry: Registry | None = None):
         self.cfg, self.selection, self.registry = cfg, selection, registry
         self.clock = PhaseClock()  # replaced by each execution's own
+        self.threads = 1  # chunks side by side: train.chunk_threads as resolved before the first update
         self.device = resolve_device(cfg.run.device)
         self.seed = int(cfg.run.seed)
         self.hash = config_hash(cfg, selection)
@@ -164,12 +165,15 @@ class Run:
         if state is not None and self._resumed(state, ckpt, optimiser, history, train=train_gen, target=target_gen):
             first = state["iteration"] + 1  # a killed run of this cell: go on from where it was
             best_score, best_state, chunk = state["best_score"], state["best_state"], state["chunk"]
+            recorded = self.resolved.get("train", {}).get("chunk_threads")  # as the killed run chose
+            self.threads = int(recorded or (1 if t.chunk_threads == thread_choice.AUTO else t.chunk_threads))
             bar.update(first - 1)
             if progress:
                 print(f"resumed from the checkpoint at update {first - 1} ({ckpt})", file=sys.stderr, flush=True)
         for it in range(first, t.meta_iterations + 1):
             batch = self._batch("train", t.meta_batch_size, train_gen)
             if chunk is None:
+                self.threads = self._threads(batch, params, progress)
                 chunk = self._chunk(batch, params, progress)
             loss, metrics = self._meta_step(batch, params, chunk, optimiser, target_gen,
                                             (it - 1) / max(1, t.meta_iterations - 1))
@@ -243,7 +247,7 @@ class Run:
 
         optimiser.zero_grad(set_to_none=True)
         out = meta_backward(self.learner, batch, params, chunk, t.grad_clip, t.grad_clip_max, adversary_loss,
-                            threads=t.chunk_threads)
+                            threads=self.threads)
         metrics = dict(out.metrics)
         if "adv" in adv_out:
             adv = adv_out["adv"]
@@ -308,16 +312,28 @@ class Run:
         if callable(set_rng) and "generator_rng" in state:
             set_rng(state["generator_rng"])
 
+    def _threads(self, batch: TaskBatch, params, progress: bool) -> int:
+        """Chunks side by side: ``train.chunk_threads``, or ``auto``'s choice (``metareg.run.thread_choice``),
+        recorded."""
+        t = self.cfg.train
+        if t.chunk_threads != thread_choice.AUTO:
+            return int(t.chunk_threads)
+        choice = thread_choice.choose_threads(self.learner, batch, params, self.device)
+        self.resolved.setdefault("train", {})["chunk_threads"] = choice.threads
+        if progress:
+            print(choice.line(), file=sys.stderr, flush=True)
+        return choice.threads
+
     def _chunk(self, batch: TaskBatch, params, progress: bool) -> int:
         """Tasks per backward pass: ``train.task_chunk``, or ``auto``'s choice from a memory probe, recorded."""
         t = self.cfg.train
         if t.task_chunk != memory_budget.AUTO:
             chunk = min(int(t.task_chunk), len(batch))
-            self.resolved["train"] = {"task_chunk": chunk}
+            self.resolved.setdefault("train", {})["task_chunk"] = chunk
             return chunk
         choice = memory_budget.choose_chunk(self.learner, batch, params, self.device, t.memory_budget,
-                                            threads=t.chunk_threads)
-        self.resolved["train"] = choice.stored()
+                                            threads=self.threads)
+        self.resolved.setdefault("train", {}).update(choice.stored())
         if progress:
             print(choice.line(), file=sys.stderr, flush=True)
         return choice.chunk

@@ -124,9 +124,9 @@ def choose_chunk(learner: torch.nn.Module, batch: TaskBatch, params: Sequence[to
     if budget is None:
         return ChunkChoice(tasks, tasks, reason="this machine's free memory is unknown: no budget")
     probe_sizes = sorted({1, min(tasks, PROBE_TASKS)})
-    with _no_trace(learner, params, device):
-        _backward(learner, batch.tasks(0, 1))  # warm-up: one-time workspaces must not count as per-task memory
-        peaks = [measure_peak(lambda c=c: _backward(learner, batch.tasks(0, c)), device) for c in probe_sizes]
+    with no_trace(learner, params, device):
+        probe_backward(learner, batch.tasks(0, 1))  # warm-up: one-time workspaces must not count as per-task memory
+        peaks = [measure_peak(lambda c=c: probe_backward(learner, batch.tasks(0, c)), device) for c in probe_sizes]
     if any(p is None for p in peaks):
         return ChunkChoice(tasks, tasks, budget, reason="peak memory cannot be measured on this machine")
     if len(peaks) == 1:
@@ -171,11 +171,12 @@ def measure_peak(fn: Callable[[], Any], device: torch.device) -> int | None:
         return None
 
 
-def _backward(learner, batch: TaskBatch) -> None:
+def probe_backward(learner, batch: TaskBatch) -> None:
+    """One meta-loss backward of ``batch``, as the probes measure it (inside ``no_trace``)."""
     learner.meta_loss(batch).loss.backward()
 
 
-class _no_trace:
+class no_trace:
     """Around the probe: random states forked, buffers restored, gradients dropped."""
 
     def __init__(self, learner: torch.nn.Module, params: Sequence[torch.nn.Parameter], device: torch.device):
